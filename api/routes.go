@@ -1,0 +1,305 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/havendns/haven/state"
+)
+
+// access says who may call an endpoint.
+type access uint8
+
+const (
+	authed access = iota // a valid bearer token is required
+	public               // anyone (health checks)
+)
+
+// endpoint is one method on one path.
+type endpoint struct {
+	method string
+	path   string
+	access access
+	handle func(w http.ResponseWriter, r *http.Request) error
+}
+
+// endpoints lists the API. Paths are versioned so that the web console,
+// which will mount its own pages and session-authenticated routes beside
+// them, can change without breaking scripts written against v1.
+func (s *Server) endpoints() []endpoint {
+	return []endpoint{
+		{http.MethodGet, "/api/v1/health", public, s.health},
+		{http.MethodGet, "/api/v1/status", authed, s.status},
+		{http.MethodGet, "/api/v1/state", authed, s.state},
+		{http.MethodPost, "/api/v1/pause", authed, s.pause},
+		{http.MethodPost, "/api/v1/allow", authed, s.allow},
+		{http.MethodPost, "/api/v1/resume", authed, s.resume},
+		{http.MethodGet, "/api/v1/check", authed, s.check},
+		{http.MethodPost, "/api/v1/lists/refresh", authed, s.refresh},
+	}
+}
+
+// routes builds the handler. Methods are dispatched here rather than by
+// ServeMux method patterns so that a wrong method gets a JSON 405 like
+// every other error, and only after authentication: an unauthenticated
+// caller learns nothing about which routes exist.
+func (s *Server) routes() http.Handler {
+	byPath := map[string][]endpoint{}
+	var paths []string
+	for _, e := range s.endpoints() {
+		if byPath[e.path] == nil {
+			paths = append(paths, e.path)
+		}
+		byPath[e.path] = append(byPath[e.path], e)
+	}
+	mux := http.NewServeMux()
+	for _, p := range paths {
+		mux.Handle(p, s.dispatch(byPath[p]))
+	}
+	mux.Handle("/", s.dispatch(nil))
+	return mux
+}
+
+// dispatch serves one path: authentication, then the method, then the
+// endpoint. With no endpoints the path is unknown.
+func (s *Server) dispatch(eps []endpoint) http.Handler {
+	var allow []string
+	for _, e := range eps {
+		allow = append(allow, e.method)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		i := slices.IndexFunc(eps, func(e endpoint) bool { return e.method == r.Method })
+		if i < 0 || eps[i].access != public {
+			if err := s.authorize(r); err != nil {
+				h.Set("WWW-Authenticate", err.challenge())
+				writeError(w, http.StatusUnauthorized, err.msg)
+				return
+			}
+		}
+		switch {
+		case eps == nil:
+			writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+		case i < 0:
+			h.Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use "+strings.Join(allow, " or "))
+		default:
+			if err := eps[i].handle(w, r); err != nil {
+				s.fail(w, r, err)
+			}
+		}
+	})
+}
+
+// fail answers a handler's error with its status.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := http.StatusInternalServerError
+	var se *statusError
+	switch {
+	case errors.As(err, &se):
+		code = se.code
+	case errors.Is(err, ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, ErrInvalid), errors.Is(err, state.ErrInvalid):
+		code = http.StatusBadRequest
+	case errors.Is(err, state.ErrFull):
+		code = http.StatusConflict
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	}
+	if code >= 500 {
+		s.log.Warn("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, code, err.Error())
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.ctl.Status(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) state(w http.ResponseWriter, r *http.Request) error {
+	es, err := s.ctl.Entries(r.Context())
+	if err != nil {
+		return err
+	}
+	// The controller drops expired entries as it meets them; one that has
+	// just run out is not reported as active.
+	now := s.now()
+	out := make([]Entry, 0, len(es))
+	for _, e := range es {
+		if e.Until.IsZero() || e.Until.After(now) {
+			out = append(out, fromState(e))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string][]Entry{"entries": out})
+	return nil
+}
+
+// PauseRequest is the body of POST /api/v1/pause. Exactly one of For and
+// Until is required.
+type PauseRequest struct {
+	Target string `json:"target"`
+	For    string `json:"for,omitempty"`   // a duration: "30m", "1h30m", "2d"
+	Until  string `json:"until,omitempty"` // "HH:MM" (next occurrence) or RFC 3339
+	By     string `json:"by,omitempty"`    // who asked, for the record; default "api"
+}
+
+func (s *Server) pause(w http.ResponseWriter, r *http.Request) error {
+	var req PauseRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := need("target", req.Target); err != nil {
+		return err
+	}
+	until, err := expiry(s.now(), req.For, req.Until)
+	if err != nil {
+		return err
+	}
+	by, err := byWhom(req.By)
+	if err != nil {
+		return err
+	}
+	e, err := s.ctl.Pause(r.Context(), req.Target, until, by)
+	if err != nil {
+		return err
+	}
+	s.log.Info("paused", "target", e.Target, "until", e.Until, "by", by)
+	writeJSON(w, http.StatusOK, fromState(e))
+	return nil
+}
+
+// AllowRequest is the body of POST /api/v1/allow. Exactly one of For and
+// Until is required.
+type AllowRequest struct {
+	Target string `json:"target"`
+	What   string `json:"what"` // a service, category or domain
+	For    string `json:"for,omitempty"`
+	Until  string `json:"until,omitempty"`
+	By     string `json:"by,omitempty"`
+}
+
+func (s *Server) allow(w http.ResponseWriter, r *http.Request) error {
+	var req AllowRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := need("target", req.Target); err != nil {
+		return err
+	}
+	if err := need("what", req.What); err != nil {
+		return err
+	}
+	until, err := expiry(s.now(), req.For, req.Until)
+	if err != nil {
+		return err
+	}
+	by, err := byWhom(req.By)
+	if err != nil {
+		return err
+	}
+	e, err := s.ctl.Allow(r.Context(), req.Target, req.What, until, by)
+	if err != nil {
+		return err
+	}
+	s.log.Info("exception added", "target", e.Target, "what", e.What, "until", e.Until, "by", by)
+	writeJSON(w, http.StatusOK, fromState(e))
+	return nil
+}
+
+// ResumeRequest is the body of POST /api/v1/resume.
+type ResumeRequest struct {
+	Target string `json:"target"`
+}
+
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) error {
+	var req ResumeRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := need("target", req.Target); err != nil {
+		return err
+	}
+	n, err := s.ctl.Resume(r.Context(), req.Target)
+	if err != nil {
+		return err
+	}
+	s.log.Info("resumed", "target", req.Target, "removed", n)
+	writeJSON(w, http.StatusOK, map[string]int{"removed": n})
+	return nil
+}
+
+func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	for k := range q {
+		if k != "client" && k != "name" && k != "type" {
+			return invalid("unknown parameter %q (want client, name, type)", k)
+		}
+	}
+	name := q.Get("name")
+	if err := need("name", name); err != nil {
+		return err
+	}
+	qtype := q.Get("type")
+	if qtype == "" {
+		qtype = "A"
+	}
+	v, err := s.ctl.Explain(r.Context(), q.Get("client"), name, qtype)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeEmpty(w, r); err != nil {
+		return err
+	}
+	// Fetching every list can take longer than an ordinary request may.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(refreshTimeout + 10*time.Second))
+	ctx, cancel := context.WithTimeout(r.Context(), refreshTimeout)
+	defer cancel()
+	if err := s.ctl.RefreshLists(ctx); err != nil {
+		return err
+	}
+	s.log.Info("lists refreshed on request")
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// need reports an empty required field.
+func need(field, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return invalid("%s is required", field)
+	}
+	return nil
+}
+
+// byWhom checks the free-text "by" field, which ends up in logs and the
+// console: short, one line.
+func byWhom(by string) (string, error) {
+	if by == "" {
+		return "api", nil
+	}
+	if len(by) > 64 || strings.ContainsFunc(by, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return "", invalid("by: at most 64 characters, no control characters")
+	}
+	return by, nil
+}

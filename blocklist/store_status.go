@@ -1,0 +1,186 @@
+package blocklist
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"time"
+)
+
+// SourceStatus reports one source, for logs, metrics and `haven check`.
+type SourceStatus struct {
+	Name        string
+	Category    string
+	Kind        string         // SourceURL, SourceFile, SourceBuiltin or SourceInline
+	HasCopy     bool           // a good copy is in use (false: the source contributes nothing yet)
+	Rules       int            // rules and patterns kept from the copy in use
+	Skipped     map[string]int // lines of the copy in use that were skipped, per reason
+	LastAttempt time.Time      // last download or file read; zero for builtin and inline sources
+	LastSuccess time.Time
+	LastError   string        // of the last attempt, or why the copy in use could not be parsed; "" if none
+	FromCache   bool          // the copy in use was read from the disk cache and not yet downloaded again or confirmed by this process
+	Age         time.Duration // since the copy in use was downloaded or last confirmed current; 0 for builtin and inline sources
+}
+
+// snapshot is what readers see: the Matcher and how to find the copies it
+// was built from.
+type snapshot struct {
+	m    *Matcher
+	refs []lineRef
+}
+
+// lineRef lets Line re-read the copy of one source.
+type lineRef struct {
+	name string
+	opt  ParseOptions
+	open func() (io.ReadCloser, error)
+}
+
+// Status reports every source, in configuration order.
+func (s *Store) Status() []SourceStatus {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	now := s.now()
+	out := make([]SourceStatus, 0, len(s.srcs))
+	for _, src := range s.srcs {
+		st := SourceStatus{
+			Name:      src.name,
+			Category:  src.Category,
+			Kind:      src.kind(),
+			HasCopy:   true,
+			Rules:     src.rules,
+			Skipped:   maps.Clone(src.skipped),
+			LastError: src.err,
+		}
+		if o := src.o; o != nil {
+			st.HasCopy = o.has
+			st.LastAttempt, st.LastSuccess = o.lastAttempt, o.lastSuccess
+			if o.lastErr != "" {
+				st.LastError = o.lastErr
+			}
+			st.FromCache = o.fromCache
+			if o.has {
+				st.Age = max(now.Sub(o.meta.Checked), 0)
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Line returns the 1-based line of the rule ref in its source's copy in
+// use, or 0 if it cannot be found. It parses that copy again, so it is
+// meant for explanations, not for every query.
+func (s *Store) Line(ref Ref) int {
+	for _, lr := range s.cur.Load().refs {
+		if lr.name != ref.Source {
+			continue
+		}
+		l, err := readList(lr.open, lr.opt, s.opt.MaxBytes)
+		if err != nil {
+			continue
+		}
+		if n := findLine(l, ref); n > 0 {
+			return n
+		}
+	}
+	return 0
+}
+
+func findLine(l *List, ref Ref) int {
+	if ref.Pattern {
+		for _, p := range l.Patterns {
+			if p.Text == ref.Name && p.Allow == ref.Allow {
+				return p.Line
+			}
+		}
+		return 0
+	}
+	for _, r := range l.Rules {
+		if r.Name == ref.Name && r.Kind == ref.Kind && r.Allow == ref.Allow {
+			return r.Line
+		}
+	}
+	return 0
+}
+
+// build parses the copy in use of every source (or takes the list already
+// parsed in lists), builds a new Matcher and swaps it in. A source without
+// a copy still adds its category, so that category masks do not depend on
+// which downloads have succeeded.
+func (s *Store) build(lists map[*source]*List) error {
+	start := s.now()
+	srcs := s.sources()
+	type stat struct {
+		rules   int
+		skipped map[string]int
+		err     string
+	}
+	stats := make([]stat, len(srcs))
+	inputs := make([]Input, 0, len(srcs))
+	refs := make([]lineRef, 0, len(srcs))
+	for i, src := range srcs {
+		open, err := s.opener(src)
+		l := lists[src]
+		if l == nil && err == nil {
+			l, err = readList(open, src.parseOptions(), s.opt.MaxBytes)
+		}
+		if err != nil && !errors.Is(err, errNoCopy) {
+			stats[i].err = err.Error()
+			s.log.Warn("cannot parse list copy", "source", src.name, "err", err)
+			if o := src.o; o != nil && errors.Is(err, fs.ErrNotExist) {
+				// The cached copy was deleted: forget its validators, or
+				// every refresh would get a 304 for a copy we lack.
+				s.smu.Lock()
+				o.has, o.meta = false, cacheMeta{}
+				s.smu.Unlock()
+			}
+		}
+		if l == nil {
+			l = &List{}
+		}
+		stats[i].rules, stats[i].skipped = l.Stats.Kept, l.Stats.Skipped
+		inputs = append(inputs, Input{Category: src.Category, Source: src.name, List: l})
+		if open != nil {
+			refs = append(refs, lineRef{name: src.name, opt: src.parseOptions(), open: open})
+		}
+	}
+	m, err := NewMatcher(inputs)
+	if err != nil {
+		return fmt.Errorf("build matcher: %w", err)
+	}
+	s.cur.Store(&snapshot{m: m, refs: refs})
+	s.dirty = false
+	s.smu.Lock()
+	for i, src := range srcs {
+		src.rules, src.skipped, src.err = stats[i].rules, stats[i].skipped, stats[i].err
+	}
+	s.smu.Unlock()
+	s.log.Info("blocklists built", "names", m.Len(), "sources", len(srcs), "took", s.now().Sub(start).Round(time.Millisecond))
+	return nil
+}
+
+// opener returns how to read the copy in use of src.
+func (s *Store) opener(src *source) (func() (io.ReadCloser, error), error) {
+	switch src.kind() {
+	case SourceBuiltin:
+		name := src.Builtin
+		return func() (io.ReadCloser, error) { return openBuiltin(name) }, nil
+	case SourceInline:
+		entries := src.Inline
+		return func() (io.ReadCloser, error) { return io.NopCloser(inlineReader(entries)), nil }, nil
+	}
+	return s.openCopy(src.o)
+}
+
+// readList parses a copy in use (already checked when it was accepted).
+func readList(open func() (io.ReadCloser, error), opt ParseOptions, max int64) (*List, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return parseCopy(rc, opt, max, false)
+}

@@ -1,0 +1,171 @@
+package cache
+
+import (
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// key identifies what an answer answers. The DO and CD bits are part of it
+// because they change the answer (DNSSEC records present, validation
+// skipped), so queries differing in them never share an entry.
+type key struct {
+	name   string // lower case
+	qtype  uint16
+	qclass uint16
+	flags  uint8
+}
+
+// Bits of key.flags.
+const (
+	flagDO uint8 = 1 << iota
+	flagCD
+)
+
+func keyOf(m *dns.Msg) key {
+	q := m.Question[0]
+	// ToLower returns its argument unchanged, without allocating, when the
+	// name is already lower case, as the server guarantees.
+	k := key{name: strings.ToLower(q.Name), qtype: q.Qtype, qclass: q.Qclass}
+	if m.CheckingDisabled {
+		k.flags |= flagCD
+	}
+	if o := m.IsEdns0(); o != nil && o.Do() {
+		k.flags |= flagDO
+	}
+	return k
+}
+
+// entry is one remembered answer. The answer is kept packed: a few hundred
+// bytes in one allocation instead of a tree of RR structs, and unpacking
+// gives every hit its own message to change. Its TTLs are those at stored.
+type entry struct {
+	packed  []byte
+	stored  time.Time
+	expires time.Time // stored + the clamped answer TTL
+}
+
+// fresh returns the answer with every TTL lowered by the whole seconds since
+// it was stored. TTLs never drop below 1: the entry is fresh, and a TTL of 0
+// would tell the client not to cache it at all.
+func (e *entry) fresh(now time.Time) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	if err := m.Unpack(e.packed); err != nil {
+		return nil, err
+	}
+	age := seconds(now.Sub(e.stored))
+	eachRR(m, func(h *dns.RR_Header) {
+		if h.Ttl > age {
+			h.Ttl -= age
+		} else {
+			h.Ttl = 1
+		}
+	})
+	return m, nil
+}
+
+// staleUDPSize is the payload size written in a stale answer's OPT; the
+// server rebuilds the OPT, keeping only its Extended DNS Errors.
+const staleUDPSize = 1232
+
+// staleMsg returns the answer as an RFC 8767 stale answer: every TTL set to
+// ttl and an Extended DNS Error "Stale Answer" (RFC 8914 code 3) attached.
+func (e *entry) staleMsg(ttl uint32) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	if err := m.Unpack(e.packed); err != nil {
+		return nil, err
+	}
+	eachRR(m, func(h *dns.RR_Header) { h.Ttl = ttl })
+	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: staleUDPSize}}
+	o.Option = append(o.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeStaleAnswer})
+	m.Extra = append(m.Extra, o)
+	return m, nil
+}
+
+// cacheTTL returns how long, in seconds, m may be cached, and false if it
+// must not be: truncated answers, rcodes other than NOERROR and NXDOMAIN,
+// negative answers without an SOA (RFC 2308 section 5: they SHOULD NOT be
+// cached), and answers whose TTL is 0 after clamping.
+//
+// The TTL is the smallest over the answer and authority sections, the SOA
+// counting as min(its TTL, its MINIMUM) (RFC 2308 section 3); for a plain
+// negative answer that is the SOA's alone, while a CNAME chain ending in
+// NXDOMAIN or NODATA is kept no longer than its CNAMEs.
+func (c *Cache) cacheTTL(m *dns.Msg) (uint32, bool) {
+	if m.Truncated || (m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError) {
+		return 0, false
+	}
+	negative := m.Rcode == dns.RcodeNameError || len(m.Answer) == 0
+	ttl, soa, found := uint32(0), false, false
+	for _, s := range [...][]dns.RR{m.Answer, m.Ns} {
+		for _, rr := range s {
+			h := rr.Header()
+			if h.Rrtype == dns.TypeOPT {
+				continue
+			}
+			t := h.Ttl
+			if x, ok := rr.(*dns.SOA); ok {
+				soa = true
+				t = min(t, x.Minttl)
+			}
+			if !found || t < ttl {
+				ttl, found = t, true
+			}
+		}
+	}
+	if !found || (negative && !soa) {
+		return 0, false
+	}
+	ttl = c.clamp(ttl)
+	return ttl, ttl > 0
+}
+
+// normalise rewrites m into the form stored: OPT records dropped (the
+// server builds its own), each SOA's TTL lowered to its MINIMUM, and every
+// TTL clamped to [MinTTL, MaxTTL] so that clients keep the answer as long as
+// the cache does, no longer.
+func (c *Cache) normalise(m *dns.Msg) {
+	m.Answer = dropOPT(m.Answer)
+	m.Ns = dropOPT(m.Ns)
+	m.Extra = dropOPT(m.Extra)
+	for _, rr := range m.Ns {
+		if x, ok := rr.(*dns.SOA); ok {
+			x.Hdr.Ttl = min(x.Hdr.Ttl, x.Minttl)
+		}
+	}
+	eachRR(m, func(h *dns.RR_Header) { h.Ttl = c.clamp(h.Ttl) })
+}
+
+// clamp bounds a TTL by MinTTL and MaxTTL, MaxTTL winning if they cross.
+func (c *Cache) clamp(ttl uint32) uint32 {
+	ttl = max(ttl, c.minTTL)
+	if c.maxTTL > 0 {
+		ttl = min(ttl, c.maxTTL)
+	}
+	return ttl
+}
+
+// dropOPT removes OPT records from s, in place.
+func dropOPT(s []dns.RR) []dns.RR {
+	out := s[:0]
+	for _, rr := range s {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			out = append(out, rr)
+		}
+	}
+	clear(s[len(out):])
+	return out
+}
+
+// eachRR calls f with the header of every record in m except OPT, whose TTL
+// field holds flags, not a TTL.
+func eachRR(m *dns.Msg, f func(*dns.RR_Header)) {
+	for _, s := range [...][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range s {
+			if h := rr.Header(); h.Rrtype != dns.TypeOPT {
+				f(h)
+			}
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/havendns/haven/resolver"
+	"github.com/miekg/dns"
+)
+
+// Route sends the names under Domain to their own Group (conditional
+// forwarding).
+type Route struct {
+	Domain string // fully qualified, "home.arpa."; case does not matter
+	Group  *Group
+}
+
+// Forwarder is the last step of the chain: it asks the upstreams.
+type Forwarder struct {
+	def    *Group
+	routes map[string]*Group // canonical domain -> group
+}
+
+// NewForwarder returns a Forwarder sending names under a route's Domain (the
+// domain itself included) to its Group, the longest matching domain winning,
+// and everything else to def. Of two routes for the same domain the first
+// counts.
+func NewForwarder(def *Group, routes []Route) *Forwarder {
+	f := &Forwarder{def: def, routes: make(map[string]*Group, len(routes))}
+	for _, r := range routes {
+		d := dns.CanonicalName(r.Domain)
+		if _, dup := f.routes[d]; !dup && r.Group != nil {
+			f.routes[d] = r.Group
+		}
+	}
+	return f
+}
+
+// Resolve forwards q and returns the upstream's answer, with q's ID,
+// question and RD bit, and without the upstream's OPT record (the server adds
+// its own). It records the answering upstream in q.Trace.Upstream. An error
+// means no upstream gave an answer in time.
+func (f *Forwarder) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, error) {
+	if q.Msg == nil || len(q.Msg.Question) != 1 {
+		return nil, errors.New("forward: want exactly one question")
+	}
+	name := q.Name()
+	g := f.group(name)
+	if g == nil {
+		return nil, fmt.Errorf("forward %s: no upstreams", name)
+	}
+	r, from, err := g.exchange(ctx, upstreamQuery(q.Msg))
+	if from != "" {
+		q.Trace.Upstream = from
+	}
+	if err != nil {
+		return nil, fmt.Errorf("forward %s %s: %w", name, dns.Type(q.Type()), err)
+	}
+	r.Id = q.Msg.Id
+	r.Question = []dns.Question{q.Msg.Question[0]} // the client's spelling
+	r.RecursionDesired = q.Msg.RecursionDesired
+	r.Extra = withoutOPT(r.Extra)
+	return r, nil
+}
+
+// Close closes the connections of all groups (see Group.Close).
+func (f *Forwarder) Close() error {
+	var errs []error
+	if f.def != nil {
+		errs = append(errs, f.def.Close())
+	}
+	for _, g := range f.routes {
+		errs = append(errs, g.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// group returns the Group for name: the route with the longest matching
+// domain, or the default.
+func (f *Forwarder) group(name string) *Group {
+	if len(f.routes) == 0 {
+		return f.def
+	}
+	name = strings.ToLower(dns.Fqdn(name))
+	// From the full name towards the root, so the first match is the
+	// longest; NextLabel steps over escaped dots.
+	for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
+		if g, ok := f.routes[name[off:]]; ok {
+			return g
+		}
+	}
+	if g, ok := f.routes["."]; ok {
+		return g
+	}
+	return f.def
+}
+
+// upstreamQuery builds the query sent upstream from the client's: only the
+// question, a fresh ID, RD, and the client's DNSSEC wishes (DO, CD, AD).
+// Nothing else of the client's goes out: no EDNS options (client subnet,
+// cookies, padding).
+func upstreamQuery(in *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
+	m.Id = dns.Id()
+	m.Opcode = dns.OpcodeQuery
+	m.RecursionDesired = true
+	m.CheckingDisabled = in.CheckingDisabled
+	// AD in a query asks for AD in the answer (RFC 6840 5.7).
+	m.AuthenticatedData = in.AuthenticatedData
+	m.Question = []dns.Question{in.Question[0]}
+	do := false
+	if o := in.IsEdns0(); o != nil {
+		do = o.Do()
+	}
+	m.SetEdns0(ednsSize, do)
+	return m
+}
+
+// withoutOPT returns extra without OPT records, in place.
+func withoutOPT(extra []dns.RR) []dns.RR {
+	out := extra[:0]
+	for _, rr := range extra {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			out = append(out, rr)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

@@ -1,0 +1,186 @@
+package upstream
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/havendns/haven/internal/dnstest"
+	"github.com/havendns/haven/resolver"
+	"github.com/miekg/dns"
+)
+
+func resolverQuery(m *dns.Msg) *resolver.Query {
+	return &resolver.Query{Msg: m, Client: netip.MustParseAddr("127.0.0.1"), Proto: resolver.UDP}
+}
+
+func TestForwarderRoutes(t *testing.T) {
+	t.Parallel()
+	def := dnstest.NewUpstream(t, nil)
+	home := dnstest.NewUpstream(t, nil)
+	sub := dnstest.NewUpstream(t, nil)
+	arpa := dnstest.NewUpstream(t, nil)
+	f := NewForwarder(group(t, GroupOptions{}, def), []Route{
+		{Domain: "Home.Arpa", Group: group(t, GroupOptions{}, home)}, // canonicalised
+		{Domain: "x.home.arpa.", Group: group(t, GroupOptions{}, sub)},
+		{Domain: "arpa.", Group: group(t, GroupOptions{}, arpa)},
+		{Domain: "arpa.", Group: group(t, GroupOptions{}, def)}, // duplicate: the first counts
+	})
+	tests := []struct {
+		qname string
+		want  *dnstest.Upstream
+	}{
+		{"home.arpa.", home},
+		{"host.home.arpa.", home},
+		{"xhome.arpa.", arpa},
+		{"x.home.arpa.", sub},
+		{"a.b.x.home.arpa.", sub},
+		{"1.0.0.127.in-addr.arpa.", arpa},
+		{"arpa.", arpa},
+		{"notarpa.", def},
+		{"foo.notarpa.", def},
+		{"example.com.", def},
+		{".", def},
+	}
+	for _, tc := range tests {
+		t.Run(tc.qname, func(t *testing.T) {
+			q := resolverQuery(dnstest.Query(tc.qname, dns.TypeA))
+			if _, err := f.Resolve(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+			if q.Trace.Upstream != name(tc.want) {
+				t.Errorf("forwarded to %s, want %s", q.Trace.Upstream, name(tc.want))
+			}
+		})
+	}
+}
+
+func TestForwarderRootRoute(t *testing.T) {
+	t.Parallel()
+	def := dnstest.NewUpstream(t, nil)
+	root := dnstest.NewUpstream(t, nil)
+	f := NewForwarder(group(t, GroupOptions{}, def), []Route{{Domain: ".", Group: group(t, GroupOptions{}, root)}})
+	for _, qname := range []string{".", "example.com."} {
+		q := resolverQuery(dnstest.Query(qname, dns.TypeA))
+		if _, err := f.Resolve(context.Background(), q); err != nil || q.Trace.Upstream != name(root) {
+			t.Errorf("%s: forwarded to %q (%v), want %s", qname, q.Trace.Upstream, err, name(root))
+		}
+	}
+}
+
+// TestForwarderQuery checks the query that goes upstream and the answer that
+// comes back.
+func TestForwarderQuery(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		edns       bool
+		do, cd, ad bool
+	}{
+		{"plain", false, false, false, false},
+		{"edns", true, false, false, false},
+		{"do", true, true, false, false},
+		{"cd", true, false, true, false},
+		{"do cd ad", true, true, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// Echo sends the query back, OPT and all.
+			up := dnstest.NewUpstream(t, dnstest.EchoHandler())
+			f := NewForwarder(group(t, GroupOptions{}, up), nil)
+
+			m := dnstest.Query("example.com.", dns.TypeA)
+			m.Id = 4242
+			m.RecursionDesired = false
+			m.CheckingDisabled = tc.cd
+			m.AuthenticatedData = tc.ad
+			if tc.edns {
+				m.SetEdns0(4096, tc.do)
+				o := m.IsEdns0()
+				o.Option = append(o.Option,
+					&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: []byte{198, 51, 100, 0}},
+					&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0123456789abcdef"})
+			}
+			orig := m.Copy()
+			r, err := f.Resolve(context.Background(), resolverQuery(m))
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			sent := up.LastRequest()
+			o := sent.IsEdns0()
+			switch {
+			case !sent.RecursionDesired:
+				t.Error("RD not set upstream")
+			case sent.CheckingDisabled != tc.cd || sent.AuthenticatedData != tc.ad:
+				t.Errorf("upstream CD=%v AD=%v, want %v %v", sent.CheckingDisabled, sent.AuthenticatedData, tc.cd, tc.ad)
+			case o == nil || o.UDPSize() != ednsSize || o.Do() != tc.do:
+				t.Errorf("upstream OPT %v, want size %d DO=%v", o, ednsSize, tc.do)
+			case len(o.Option) != 0:
+				t.Errorf("client EDNS options went upstream: %v", o.Option)
+			case len(sent.Question) != 1 || sent.Question[0] != m.Question[0] || len(sent.Answer)+len(sent.Ns) != 0:
+				t.Errorf("upstream query:\n%v", sent)
+			}
+
+			if r.Id != 4242 || r.RecursionDesired || r.IsEdns0() != nil || r.Question[0] != m.Question[0] {
+				t.Errorf("answer, want ID 4242, RD clear, no OPT:\n%v", r)
+			}
+			if m.String() != orig.String() {
+				t.Errorf("client query modified:\n%v\nwas\n%v", m, orig)
+			}
+		})
+	}
+}
+
+func TestForwarderAnswer(t *testing.T) {
+	t.Parallel()
+	zone := dnstest.ZoneHandler(records...)
+	shouting := dnstest.ModifyHandler(zone, func(m *dns.Msg) {
+		m.Question[0].Name = strings.ToUpper(m.Question[0].Name) // DNS 0x20
+	})
+	up := dnstest.NewUpstream(t, shouting)
+	f := NewForwarder(group(t, GroupOptions{}, up), nil)
+	m := dnstest.Query("example.com.", dns.TypeA)
+	m.SetEdns0(1232, true)
+	q := resolverQuery(m)
+	r, err := f.Resolve(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Answer) != 2 || r.Question[0].Name != "example.com." || r.IsEdns0() != nil || len(r.Extra) != 0 {
+		t.Errorf("answer:\n%v", r)
+	}
+	if q.Trace.Upstream != name(up) {
+		t.Errorf("trace upstream %q", q.Trace.Upstream)
+	}
+}
+
+func TestForwarderFailure(t *testing.T) {
+	t.Parallel()
+	dead := dnstest.NewUpstream(t, nil)
+	dead.Close()
+	servfail := dnstest.NewUpstream(t, dnstest.RcodeHandler(dns.RcodeServerFailure))
+
+	f := NewForwarder(group(t, GroupOptions{}, dead), nil)
+	q := resolverQuery(dnstest.Query("example.com.", dns.TypeA))
+	if r, err := f.Resolve(context.Background(), q); err == nil || r != nil || q.Trace.Upstream != "" {
+		t.Errorf("dead upstream: answer %v, error %v, trace %q", r, err, q.Trace.Upstream)
+	}
+
+	f = NewForwarder(group(t, GroupOptions{}, dead, servfail), nil)
+	q = resolverQuery(dnstest.Query("example.com.", dns.TypeA))
+	r, err := f.Resolve(context.Background(), q)
+	if err != nil || r.Rcode != dns.RcodeServerFailure || q.Trace.Upstream != name(servfail) {
+		t.Errorf("SERVFAIL upstream: answer %v, error %v, trace %q", r, err, q.Trace.Upstream)
+	}
+
+	f = NewForwarder(nil, nil)
+	if _, err := f.Resolve(context.Background(), resolverQuery(dnstest.Query("example.com.", dns.TypeA))); err == nil {
+		t.Error("no error without upstreams")
+	}
+	if _, err := f.Resolve(context.Background(), resolverQuery(new(dns.Msg))); err == nil {
+		t.Error("no error for a query without a question")
+	}
+}

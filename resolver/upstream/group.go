@@ -1,0 +1,153 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// GroupOptions tune a Group.
+type GroupOptions struct {
+	Timeout time.Duration    // per query, across all upstreams tried; 0 means 2s
+	Logger  *slog.Logger     // nil means no logging
+	Now     func() time.Time // clock for health and back-off; nil means time.Now
+}
+
+// Group sends a query to a set of upstreams with failover. It tries healthy
+// upstreams first, in configured order, then those backing off after a
+// failure (1s, doubling to 60s, reset by a success), and returns the first
+// valid answer. An answer other than NOERROR or NXDOMAIN (SERVFAIL, REFUSED,
+// ...) counts as a failure and the next upstream is tried; if no upstream
+// does better, the first such answer is returned rather than an error.
+//
+// Each attempt gets an equal share of the time left, so that a black-holed
+// upstream cannot use up the whole query timeout before the next is tried.
+type Group struct {
+	members []*member
+	timeout time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// NewGroup returns a Group over ups, which are tried in the given order.
+func NewGroup(ups []Upstream, opt GroupOptions) *Group {
+	g := &Group{timeout: opt.Timeout, log: opt.Logger, now: opt.Now}
+	if g.timeout <= 0 {
+		g.timeout = defaultTimeout
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	for _, u := range ups {
+		g.members = append(g.members, &member{up: u, name: u.String()})
+	}
+	return g
+}
+
+// Exchange sends m to the upstreams until one answers. m is not modified.
+func (g *Group) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	r, _, err := g.exchange(ctx, m)
+	return r, err
+}
+
+// Close closes the upstreams that hold connections (see New).
+func (g *Group) Close() error {
+	var errs []error
+	for _, mb := range g.members {
+		if c, ok := mb.up.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// exchange is Exchange that also says which upstream answered.
+func (g *Group) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, string, error) {
+	if len(g.members) == 0 {
+		return nil, "", errors.New("no upstreams")
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+
+	order, healthy := g.order()
+	var (
+		fallback     *dns.Msg
+		fallbackFrom string
+		errs         []error
+	)
+	for i, mb := range order {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("%d more not tried: %w", len(order)-i, ctx.Err()))
+			break
+		}
+		// Healthy upstreams share the time; those backing off share what
+		// the healthy ones leave.
+		left := healthy - i
+		if i >= healthy {
+			left = len(order) - i
+		}
+		r, rtt, err := g.attempt(ctx, mb, m, left)
+		if err == nil && r == nil {
+			err = fmt.Errorf("%s: no answer", mb.name)
+		}
+		switch {
+		case err != nil:
+			if errors.Is(ctx.Err(), context.Canceled) {
+				// The caller gave up: no fault of the upstream's.
+				return nil, "", ctxErr(ctx, err)
+			}
+			g.failed(mb, err)
+			errs = append(errs, err)
+		case r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError:
+			err = fmt.Errorf("%s: answered %s", mb.name, dns.RcodeToString[r.Rcode])
+			g.failed(mb, err)
+			errs = append(errs, err)
+			if fallback == nil {
+				fallback, fallbackFrom = r, mb.name
+			}
+		default:
+			g.succeeded(mb, rtt)
+			return r, mb.name, nil
+		}
+	}
+	if fallback != nil {
+		return fallback, fallbackFrom, nil
+	}
+	return nil, "", fmt.Errorf("all upstreams failed: %w", errors.Join(errs...))
+}
+
+// attempt asks one upstream, within its share of the remaining time.
+func (g *Group) attempt(ctx context.Context, mb *member, m *dns.Msg, shares int) (*dns.Msg, time.Duration, error) {
+	if deadline, ok := ctx.Deadline(); ok && shares > 1 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Until(deadline)/time.Duration(shares))
+		defer cancel()
+	}
+	start := time.Now()
+	r, err := mb.up.Exchange(ctx, m)
+	return r, time.Since(start), err
+}
+
+// order returns the members to try: healthy ones first, in configured
+// order, then those backing off; and how many are healthy.
+func (g *Group) order() ([]*member, int) {
+	now := g.now()
+	out := make([]*member, 0, len(g.members))
+	var down []*member
+	for _, mb := range g.members {
+		if mb.healthy(now) {
+			out = append(out, mb)
+		} else {
+			down = append(down, mb)
+		}
+	}
+	return append(out, down...), len(out)
+}

@@ -1,0 +1,249 @@
+// Package server owns Haven's DNS listeners: it reads queries from UDP and
+// TCP sockets, DNS over TLS and DNS over HTTPS, checks them, hands them to
+// the resolver chain, and writes the answers back with correct DNS behaviour
+// (EDNS0 negotiation, truncation, answers for every query, even when the
+// chain fails). It also provides the listeners' certificate (cert.go).
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/havendns/haven/resolver"
+	"github.com/miekg/dns"
+)
+
+// Options configure a Server. The zero value of every field but Resolver is
+// usable.
+type Options struct {
+	Listen   []string          // host:port; UDP and TCP on each. Port 0 picks one port for both.
+	Resolver resolver.Resolver // the chain; non-nil
+	Logger   *slog.Logger      // nil discards
+	// Timeout bounds how long one query may take in the chain before it is
+	// answered SERVFAIL (default 4s, under the usual 5s client timeout).
+	Timeout time.Duration
+	// UDPSize is the largest UDP answer Haven advertises and sends (default
+	// 1232, the DNS Flag Day 2020 size that avoids IP fragmentation).
+	UDPSize uint16
+	// Observe, if set, is called after every answer is written, with the
+	// query as the chain left it. It must be cheap and must not keep q.
+	Observe func(q *resolver.Query, rcode int, d time.Duration)
+
+	TLSListen   []string // host:port of DNS-over-TLS listeners (RFC 7858)
+	HTTPSListen []string // host:port of DNS-over-HTTPS listeners (RFC 8484)
+	// TLSConfig holds the certificate of the DoT and DoH listeners; it is
+	// required when either list is non-empty (LoadOrCreateCertificate).
+	TLSConfig *tls.Config
+	// ServerName is the DoT name whose subdomains carry client ids: SNI
+	// "<id>.<ServerName>" gives Query.ClientID <id>.
+	ServerName string
+	// MaxConns caps the DoT and DoH connections open at once, over all
+	// their listeners (default 1000); MaxConnsPerIP caps them per client
+	// address (default 50). A connection over a cap is closed at once.
+	MaxConns, MaxConnsPerIP int
+}
+
+// Server serves DNS on a set of addresses.
+type Server struct {
+	opt     Options
+	log     *slog.Logger
+	handler *handler
+
+	idle  time.Duration // DoT idle timeout; tests shorten it
+	limit *connLimiter  // shared by the DoT and DoH listeners
+
+	mu         sync.Mutex // guards the fields below
+	servers    []*dns.Server
+	addrs      []net.Addr // bound UDP addresses, in Listen order
+	dot        []*dotServer
+	doh        []*dohServer
+	tlsAddrs   []net.Addr
+	httpsAddrs []net.Addr
+}
+
+// New returns a Server; Start binds its listeners.
+func New(opt Options) *Server {
+	if opt.Timeout <= 0 {
+		opt.Timeout = 4 * time.Second
+	}
+	if opt.UDPSize < 512 {
+		opt.UDPSize = 1232
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.MaxConns <= 0 {
+		opt.MaxConns = 1000
+	}
+	if opt.MaxConnsPerIP <= 0 {
+		opt.MaxConnsPerIP = 50
+	}
+	return &Server{opt: opt, log: log, handler: &handler{opt: opt, log: log},
+		idle: idleTimeout(), limit: newConnLimiter(opt.MaxConns, opt.MaxConnsPerIP)}
+}
+
+// Start binds UDP and TCP on every listen address, and the DoT and DoH
+// listeners, and serves in the background. It fails, binding nothing, if
+// any address cannot be bound.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.servers) > 0 || len(s.dot) > 0 || len(s.doh) > 0 {
+		return errors.New("server: already started")
+	}
+	if len(s.opt.TLSListen) > 0 || len(s.opt.HTTPSListen) > 0 {
+		c := s.opt.TLSConfig
+		if c == nil || (len(c.Certificates) == 0 && c.GetCertificate == nil && c.GetConfigForClient == nil) {
+			return errors.New("server: DNS over TLS or HTTPS needs a TLS certificate")
+		}
+	}
+	var started []*dns.Server
+	fail := func(err error) error {
+		for _, srv := range started {
+			_ = srv.Shutdown()
+		}
+		s.addrs = nil
+		return err
+	}
+	for _, addr := range s.opt.Listen {
+		pc, ln, err := bindPair(addr)
+		if err != nil {
+			return fail(fmt.Errorf("server: listen %s: %w", addr, err))
+		}
+		udp := &dns.Server{PacketConn: pc, Handler: s.handler, UDPSize: int(s.opt.UDPSize)}
+		tcp := &dns.Server{Listener: ln, Handler: s.handler,
+			ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: idleTimeout}
+		for _, srv := range []*dns.Server{udp, tcp} {
+			ready := make(chan struct{})
+			srv.NotifyStartedFunc = func() { close(ready) }
+			errc := make(chan error, 1)
+			go func() { errc <- srv.ActivateAndServe() }()
+			select {
+			case <-ready:
+			case err := <-errc:
+				return fail(fmt.Errorf("server: serve %s: %w", addr, err))
+			}
+			started = append(started, srv)
+		}
+		s.addrs = append(s.addrs, pc.LocalAddr())
+		s.log.Info("listening", "addr", pc.LocalAddr().String(), "proto", "udp+tcp")
+	}
+	if err := s.startEncrypted(); err != nil {
+		return fail(err)
+	}
+	s.servers = started
+	return nil
+}
+
+// startEncrypted binds the DoT and DoH listeners. On failure it closes
+// those it started. s.mu is held.
+func (s *Server) startEncrypted() error {
+	fail := func(err error) error {
+		for _, d := range s.dot {
+			d.close()
+		}
+		for _, d := range s.doh {
+			d.close()
+		}
+		s.dot, s.doh, s.tlsAddrs, s.httpsAddrs = nil, nil, nil, nil
+		return err
+	}
+	for _, addr := range s.opt.TLSListen {
+		d, err := startDoT(addr, s)
+		if err != nil {
+			return fail(fmt.Errorf("server: listen tls %s: %w", addr, err))
+		}
+		s.dot = append(s.dot, d)
+		s.tlsAddrs = append(s.tlsAddrs, d.addr())
+		s.log.Info("listening", "addr", d.addr().String(), "proto", "tls")
+	}
+	for _, addr := range s.opt.HTTPSListen {
+		d, err := startDoH(addr, s)
+		if err != nil {
+			return fail(fmt.Errorf("server: listen https %s: %w", addr, err))
+		}
+		s.doh = append(s.doh, d)
+		s.httpsAddrs = append(s.httpsAddrs, d.addr())
+		s.log.Info("listening", "addr", d.addr().String(), "proto", "https")
+	}
+	return nil
+}
+
+// idleTimeout keeps an idle TCP client connection open long enough for a
+// stub resolver to reuse it, and no longer (RFC 7766 suggests seconds).
+func idleTimeout() time.Duration { return 10 * time.Second }
+
+// bindPair binds UDP and TCP on the same address. With port 0 the TCP
+// listener takes the port UDP was given; if that port is taken on TCP, it
+// tries again with a new one.
+func bindPair(addr string) (net.PacketConn, net.Listener, error) {
+	for attempt := 0; ; attempt++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		if _, port, _ := net.SplitHostPort(addr); port != "0" || attempt >= 10 {
+			return nil, nil, err
+		}
+	}
+}
+
+// Addrs returns the bound addresses (UDP; TCP shares each port).
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.addrs...)
+}
+
+// TLSAddrs returns the bound DoT addresses, in TLSListen order.
+func (s *Server) TLSAddrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.tlsAddrs...)
+}
+
+// HTTPSAddrs returns the bound DoH addresses, in HTTPSListen order.
+func (s *Server) HTTPSAddrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.httpsAddrs...)
+}
+
+// Shutdown stops every listener, letting queries in flight finish until ctx
+// ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	servers, dot, doh := s.servers, s.dot, s.doh
+	s.servers, s.addrs = nil, nil
+	s.dot, s.doh, s.tlsAddrs, s.httpsAddrs = nil, nil, nil, nil
+	s.mu.Unlock()
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.ShutdownContext(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, d := range dot {
+		if err := d.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, d := range doh {
+		if err := d.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
