@@ -159,8 +159,11 @@ func matchKey(s string) (string, error) {
 		return pfx.String(), nil
 	}
 	if hw, err := net.ParseMAC(s); err == nil {
-		if len(hw) != 6 {
+		switch {
+		case len(hw) != 6:
 			return "", errors.New("only 48-bit MAC addresses are supported")
+		case string(hw) == "\x00\x00\x00\x00\x00\x00":
+			return "", errors.New("the all-zero MAC address names no device")
 		}
 		return hw.String(), nil
 	}

@@ -63,7 +63,7 @@ type Schedule struct {
 // Device maps a device or network to a profile.
 type Device struct {
 	Name    string
-	Match   []string // client ids, MAC addresses, IPs and CIDRs, as written (validated)
+	Match   []string // client ids, MAC addresses, IPs and CIDRs, validated and normalised
 	Profile string
 }
 

@@ -32,21 +32,30 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(listen) > 0 {
-		cfg.Listen = listen
-	}
-	if len(ups) > 0 {
-		cfg.Upstreams = nil
-		for _, u := range ups {
-			up, err := config.ParseUpstream(u)
-			if err != nil {
-				return fmt.Errorf("--upstream %s: %w", u, err)
+	// The flags override the file on every load, the first and each reload.
+	var overrideErr error
+	adjust := func(cfg *config.Config) {
+		if len(listen) > 0 {
+			cfg.Listen = listen
+		}
+		if len(ups) > 0 {
+			cfg.Upstreams = nil
+			for _, u := range ups {
+				up, err := config.ParseUpstream(u)
+				if err != nil {
+					overrideErr = fmt.Errorf("--upstream %s: %w", u, err)
+					return
+				}
+				cfg.Upstreams = append(cfg.Upstreams, up)
 			}
-			cfg.Upstreams = append(cfg.Upstreams, up)
 		}
 	}
+	adjust(cfg)
+	if overrideErr != nil {
+		return overrideErr
+	}
 	log := newLogger(cfg.Log, stderr)
-	h, err := haven.New(cfg, haven.Options{Logger: log})
+	h, err := haven.New(cfg, haven.Options{Logger: log, Version: version, Adjust: adjust})
 	if err != nil {
 		return err
 	}
@@ -59,7 +68,20 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("haven started", "version", version, "config", configName(cfg), "listen", cfg.Listen)
-	<-ctx.Done()
+	go h.WatchConfig(ctx, 2*time.Second)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			if err := h.Reload(ctx); err != nil {
+				log.Error("reload on SIGHUP rejected; the old config keeps serving", "err", err)
+			}
+		}
+	}
 	log.Info("shutting down")
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

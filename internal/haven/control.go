@@ -18,17 +18,18 @@ import (
 var _ api.Controller = (*Haven)(nil)
 
 func (h *Haven) startAPI() error {
-	if h.cfg.HTTP == "" {
+	cfg := h.config()
+	if cfg.HTTP == "" {
 		return nil
 	}
-	if h.cfg.DataDir == "" {
+	if cfg.DataDir == "" {
 		return fmt.Errorf("http: the API needs data_dir for its token")
 	}
-	token, err := api.LoadOrCreateToken(h.cfg.DataDir)
+	token, err := api.LoadOrCreateToken(cfg.DataDir)
 	if err != nil {
 		return err
 	}
-	h.api = api.New(api.Options{Addr: h.cfg.HTTP, Controller: h, Token: token, Logger: h.log, Now: h.opt.Now})
+	h.api = api.New(api.Options{Addr: cfg.HTTP, Controller: h, Token: token, Logger: h.log, Now: h.opt.Now})
 	return h.api.Start()
 }
 
@@ -160,13 +161,14 @@ func (h *Haven) Status(ctx context.Context) (any, error) {
 		"version": h.opt.Version,
 		"lists":   h.store.Status(),
 	}
+	t := h.tail.Load()
 	var ups []any
-	for _, g := range h.groups {
+	for _, g := range t.groups {
 		ups = append(ups, g.Status())
 	}
 	st["upstreams"] = ups
-	if h.cache != nil {
-		st["cache"] = h.cache.Stats()
+	if t.cache != nil {
+		st["cache"] = t.cache.Stats()
 	}
 	return st, nil
 }

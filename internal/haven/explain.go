@@ -31,7 +31,9 @@ func NormalizeName(name string) (string, error) {
 
 // NeedsDownload reports whether some list has never been fetched, so the
 // lists in force lack it.
-func (h *Haven) NeedsDownload() bool {
+func (h *Haven) NeedsDownload() bool { return h.needsDownload() }
+
+func (h *Haven) needsDownload() bool {
 	for _, s := range h.store.Status() {
 		if s.Kind == blocklist.SourceURL && !s.HasCopy {
 			return true
@@ -155,7 +157,7 @@ func (h *Haven) describe(category string, r blocklist.Ref) string {
 
 func (h *Haven) upstreamNames() string {
 	var names []string
-	for _, u := range h.cfg.Upstreams {
+	for _, u := range h.config().Upstreams {
 		names = append(names, u.URL)
 	}
 	return strings.Join(names, ", ")

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/havendns/haven/api"
@@ -27,6 +28,7 @@ import (
 	"github.com/havendns/haven/resolver/upstream"
 	"github.com/havendns/haven/server"
 	"github.com/havendns/haven/state"
+	"github.com/miekg/dns"
 )
 
 // Options are the parts of a running Haven that do not come from the config
@@ -37,18 +39,22 @@ type Options struct {
 	UpstreamTLS *tls.Config  // base TLS config for tls:// and https:// upstreams (tests set RootCAs)
 	Now         func() time.Time
 	Version     string // reported by the status API
+	// Adjust, if set, is applied to every config loaded on reload, as the
+	// command line's --listen and --upstream are to the first.
+	Adjust func(*config.Config)
 }
 
 // Haven is one running filter.
 type Haven struct {
 	opt   Options
 	log   *slog.Logger
-	cfg   *config.Config
 	store *blocklist.Store
 
+	mu  sync.Mutex     // guards cfg and serializes reloads
+	cfg *config.Config // the config in force
+
 	filter *policy.Filter
-	cache  *cache.Cache // nil when the cache is disabled
-	groups []*upstream.Group
+	tail   atomic.Pointer[tail]
 	server *server.Server
 	state  state.Store
 	// neighbors is nil unless the config asks for the neighbour table.
@@ -77,43 +83,53 @@ func New(cfg *config.Config, opt Options) (*Haven, error) {
 		Logger:  opt.Logger,
 		Now:     opt.Now,
 	})
-	chain, err := h.buildChain(cfg)
-	if err != nil {
+	if err := h.buildChain(cfg); err != nil {
 		return nil, err
 	}
+	var err error
+	if h.server, err = h.newServer(cfg); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// newServer makes the DNS listeners of cfg, unbound, serving the chain.
+func (h *Haven) newServer(cfg *config.Config) (*server.Server, error) {
 	sopt := server.Options{
 		Listen:      cfg.Listen,
 		TLSListen:   cfg.TLS.Listen,
 		HTTPSListen: cfg.HTTPS.Listen,
 		ServerName:  cfg.TLS.ServerName,
-		Resolver:    chain,
-		Logger:      opt.Logger,
+		Resolver:    h.filter,
+		Logger:      h.log,
 		Timeout:     cfg.Upstream.Timeout + 2*time.Second,
+		Observe:     h.observe,
 	}
 	if len(cfg.TLS.Listen) > 0 || len(cfg.HTTPS.Listen) > 0 {
 		var names []string
 		if cfg.TLS.ServerName != "" {
 			names = append(names, cfg.TLS.ServerName)
 		}
-		sopt.TLSConfig, err = server.LoadOrCreateCertificate(cfg.Cert.Cert, cfg.Cert.Key, cfg.DataDir, names, opt.Logger)
+		var err error
+		sopt.TLSConfig, err = server.LoadOrCreateCertificate(cfg.Cert.Cert, cfg.Cert.Key, cfg.DataDir, names, h.log)
 		if err != nil {
 			return nil, err
 		}
 	}
-	h.server = server.New(sopt)
-	return h, nil
+	return server.New(sopt), nil
 }
 
 // openState opens the runtime state store: a file in the data directory,
 // or memory when there is none.
 func (h *Haven) openState(ctx context.Context) error {
-	if h.cfg.DataDir == "" {
+	cfg := h.config()
+	if cfg.DataDir == "" {
 		h.state = state.NewMemory()
 	} else {
-		if err := os.MkdirAll(h.cfg.DataDir, 0o750); err != nil {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 			return fmt.Errorf("data_dir: %w", err)
 		}
-		f, err := state.OpenFile(filepath.Join(h.cfg.DataDir, "state.json"), state.FileOptions{Now: h.opt.Now, Logger: h.log})
+		f, err := state.OpenFile(filepath.Join(cfg.DataDir, "state.json"), state.FileOptions{Now: h.opt.Now, Logger: h.log})
 		if err != nil {
 			return err
 		}
@@ -159,46 +175,79 @@ func (h *Haven) reloadState(ctx context.Context) error {
 // upstream, and so that one shared cache can serve every client whatever
 // its policy; the cache comes before the forwarder so that it can serve
 // stale answers when every upstream fails.
-func (h *Haven) buildChain(cfg *config.Config) (resolver.Resolver, error) {
-	def, err := h.group(cfg.Upstreams, cfg.Upstream.Timeout)
+func (h *Haven) buildChain(cfg *config.Config) error {
+	t, err := h.buildTail(cfg)
+	if err != nil {
+		return err
+	}
+	h.tail.Store(t)
+	pc, err := policyConfig(cfg)
+	if err != nil {
+		return err
+	}
+	popt := policy.Options{Now: h.opt.Now}
+	if h.neighbors != nil {
+		popt.Neighbors = h.neighbors
+	}
+	// The policy's next step is whatever tail is in force, so a reload can
+	// swap upstreams and cache under it without rebuilding the policy.
+	next := resolver.Func(func(ctx context.Context, q *resolver.Query) (*dns.Msg, error) {
+		return h.tail.Load().Resolve(ctx, q)
+	})
+	h.filter, err = policy.New(next, h.store, pc, popt)
+	return err
+}
+
+// tail is the part of the chain behind the policy, cache → forwarder,
+// rebuilt whole when a reload changes upstreams or cache settings.
+type tail struct {
+	resolver.Resolver
+	cache  *cache.Cache // nil when the cache is disabled
+	groups []*upstream.Group
+	key    string // the config it was built from, to tell whether a reload changes it
+}
+
+func (h *Haven) buildTail(cfg *config.Config) (*tail, error) {
+	t := &tail{key: tailKey(cfg)}
+	def, err := h.group(t, cfg.Upstreams, cfg.Upstream.Timeout)
 	if err != nil {
 		return nil, err
 	}
 	var routes []upstream.Route
 	for _, c := range cfg.Conditional {
-		g, err := h.group(c.Upstreams, cfg.Upstream.Timeout)
+		g, err := h.group(t, c.Upstreams, cfg.Upstream.Timeout)
 		if err != nil {
+			t.close()
 			return nil, err
 		}
 		routes = append(routes, upstream.Route{Domain: c.Domain, Group: g})
 	}
-	var next resolver.Resolver = upstream.NewForwarder(def, routes)
+	t.Resolver = upstream.NewForwarder(def, routes)
 	if cfg.Cache.Size > 0 {
-		h.cache = cache.New(next, cache.Options{
+		t.cache = cache.New(t.Resolver, cache.Options{
 			Size:       cfg.Cache.Size,
 			MinTTL:     cfg.Cache.MinTTL,
 			MaxTTL:     cfg.Cache.MaxTTL,
 			ServeStale: cfg.Cache.ServeStale,
 			Now:        h.opt.Now,
 		})
-		next = h.cache
+		t.Resolver = t.cache
 	}
-	pc, err := policyConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	popt := policy.Options{Now: h.opt.Now}
-	if h.neighbors != nil {
-		popt.Neighbors = h.neighbors
-	}
-	h.filter, err = policy.New(next, h.store, pc, popt)
-	if err != nil {
-		return nil, err
-	}
-	return h.filter, nil
+	return t, nil
 }
 
-func (h *Haven) group(ups []config.Upstream, timeout time.Duration) (*upstream.Group, error) {
+func tailKey(cfg *config.Config) string {
+	return fmt.Sprintf("%v|%v|%v|%v", cfg.Upstreams, cfg.Conditional, cfg.Cache, cfg.Upstream)
+}
+
+// close releases the tail's idle upstream connections.
+func (t *tail) close() {
+	for _, g := range t.groups {
+		g.Close()
+	}
+}
+
+func (h *Haven) group(t *tail, ups []config.Upstream, timeout time.Duration) (*upstream.Group, error) {
 	var list []upstream.Upstream
 	for _, u := range ups {
 		up, err := upstream.New(upstream.Options{
@@ -215,7 +264,7 @@ func (h *Haven) group(ups []config.Upstream, timeout time.Duration) (*upstream.G
 		list = append(list, up)
 	}
 	g := upstream.NewGroup(list, upstream.GroupOptions{Timeout: timeout, Logger: h.log, Now: h.opt.Now})
-	h.groups = append(h.groups, g)
+	t.groups = append(t.groups, g)
 	return g, nil
 }
 
@@ -223,7 +272,7 @@ func (h *Haven) group(ups []config.Upstream, timeout time.Duration) (*upstream.G
 // what is on this machine (files, built-in lists, the disk cache), without
 // the network.
 func (h *Haven) LoadLists(ctx context.Context) error {
-	if err := h.store.SetSources(ctx, Sources(h.cfg)); err != nil {
+	if err := h.store.SetSources(ctx, Sources(h.config())); err != nil {
 		return err
 	}
 	h.store.Load(ctx)
@@ -260,15 +309,22 @@ func (h *Haven) Start(ctx context.Context) error {
 		if err := h.store.Refresh(ctx); err != nil && ctx.Err() == nil {
 			h.log.Warn("list refresh", "err", err)
 		}
-		h.store.Run(ctx, h.cfg.Refresh)
+		h.store.Run(ctx, h.config().Refresh)
 	}()
 	return nil
+}
+
+// config returns the config in force.
+func (h *Haven) config() *config.Config {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cfg
 }
 
 // Addr returns the first bound listen address ("127.0.0.1:5353"), for
 // tests and logs; "" before Start.
 func (h *Haven) Addr() string {
-	a := h.server.Addrs()
+	a := h.srv().Addrs()
 	if len(a) == 0 {
 		return ""
 	}
@@ -276,7 +332,14 @@ func (h *Haven) Addr() string {
 }
 
 // Addrs returns every bound listen address.
-func (h *Haven) Addrs() []net.Addr { return h.server.Addrs() }
+func (h *Haven) Addrs() []net.Addr { return h.srv().Addrs() }
+
+// srv returns the DNS listeners in force (a reload may replace them).
+func (h *Haven) srv() *server.Server {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.server
+}
 
 // Store returns the blocklist store.
 func (h *Haven) Store() *blocklist.Store { return h.store }
@@ -285,7 +348,7 @@ func (h *Haven) Store() *blocklist.Store { return h.store }
 func (h *Haven) Filter() *policy.Filter { return h.filter }
 
 // Cache returns the response cache, or nil when it is disabled.
-func (h *Haven) Cache() *cache.Cache { return h.cache }
+func (h *Haven) Cache() *cache.Cache { return h.tail.Load().cache }
 
 // Close stops the listeners (letting queries in flight finish) and the
 // background refresh.
@@ -293,7 +356,7 @@ func (h *Haven) Close(ctx context.Context) error {
 	if h.cancel != nil {
 		h.cancel()
 	}
-	err := h.server.Shutdown(ctx)
+	err := h.srv().Shutdown(ctx)
 	if h.api != nil {
 		err = errors.Join(err, h.api.Shutdown(ctx))
 	}
@@ -301,9 +364,7 @@ func (h *Haven) Close(ctx context.Context) error {
 	if h.state != nil {
 		err = errors.Join(err, h.state.Close())
 	}
-	for _, g := range h.groups {
-		g.Close() // idle upstream connections
-	}
+	h.tail.Load().close()
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}

@@ -1,0 +1,194 @@
+package haven_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/havendns/haven/config"
+	"github.com/havendns/haven/internal/dnstest"
+	"github.com/havendns/haven/internal/haven"
+	"github.com/miekg/dns"
+)
+
+// startFile runs a Haven from a config file the test can rewrite.
+func startFile(tb testing.TB, file, body string) *haven.Haven {
+	tb.Helper()
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := haven.New(cfg, haven.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h.Close(ctx)
+	})
+	return h
+}
+
+func rewrite(tb testing.TB, file, body string) {
+	tb.Helper()
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// queryLoop asks for name over UDP from several goroutines until stop is
+// called, and reports how many queries were made and how many failed.
+func queryLoop(addr func() string, name string) (stop func() (total, failed int64)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var total, failed atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &dns.Client{Timeout: 2 * time.Second}
+			for ctx.Err() == nil {
+				m := new(dns.Msg)
+				m.SetQuestion(name, dns.TypeA)
+				r, _, err := c.Exchange(m, addr())
+				total.Add(1)
+				if err != nil || r.Rcode != dns.RcodeSuccess {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	return func() (int64, int64) {
+		cancel()
+		wg.Wait()
+		return total.Load(), failed.Load()
+	}
+}
+
+func TestReloadUnderLoad(t *testing.T) {
+	up := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
+	file := t.TempDir() + "/haven.yaml"
+	base := fmt.Sprintf("listen: [\"127.0.0.1:0\"]\nupstreams: [\"udp://%s\"]\nlists: {adult: [{inline: [adult.test]}], gambling: [{inline: [casino.test]}]}\n", up.Addr())
+	h := startFile(t, file, base+"block: [adult]\n")
+	if r := ask(t, "udp", h.Addr(), "casino.test.", dns.TypeA, true); ede(r) != nil {
+		t.Fatalf("casino.test blocked before its category is")
+	}
+
+	stop := queryLoop(h.Addr, "example.com.")
+	// Every other reload also changes the cache size, which rebuilds the
+	// cache and upstream tail under the policy.
+	const reloads = 30
+	for i := 0; i < reloads; i++ {
+		block, size := "[adult]", 1000
+		if i%2 == 0 {
+			block, size = "[adult, gambling]", 2000
+		}
+		rewrite(t, file, base+fmt.Sprintf("block: %s\ncache: {size: %d}\n", block, size))
+		if err := h.Reload(context.Background()); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	total, failed := stop()
+	if total == 0 || failed != 0 {
+		t.Fatalf("%d of %d queries failed across %d reloads", failed, total, reloads)
+	}
+	t.Logf("%d queries, none failed, across %d reloads", total, reloads)
+	// The last reload blocks only adult; one more makes gambling blocked.
+	rewrite(t, file, base+"block: [adult, gambling]\n")
+	if err := h.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := ask(t, "udp", h.Addr(), "casino.test.", dns.TypeA, true); ede(r) == nil {
+		t.Errorf("casino.test not blocked after the reload that blocks gambling")
+	}
+}
+
+func TestReloadRejectsBadConfig(t *testing.T) {
+	up := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
+	file := t.TempDir() + "/haven.yaml"
+	good := fmt.Sprintf("listen: [\"127.0.0.1:0\"]\nupstreams: [\"udp://%s\"]\nlists: {adult: [{inline: [adult.test]}]}\nblock: [adult]\n", up.Addr())
+	h := startFile(t, file, good)
+	rewrite(t, file, good+"block: [adult, nosuch]\ncache: {sise: 10}\n")
+	err := h.Reload(context.Background())
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, want := range []string{file + ":5:", file + ":6:", "sise"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	// The old config keeps serving.
+	if r := ask(t, "udp", h.Addr(), "adult.test.", dns.TypeA, true); ede(r) == nil {
+		t.Errorf("old config not serving after a rejected reload")
+	}
+	if r := ask(t, "udp", h.Addr(), "example.com.", dns.TypeA, false); r.Rcode != dns.RcodeSuccess {
+		t.Errorf("forwarding broken after a rejected reload: %s", dns.RcodeToString[r.Rcode])
+	}
+}
+
+func TestReloadSwapsUpstreamsAndListeners(t *testing.T) {
+	one := dnstest.NewUpstream(t, dnstest.ZoneHandler("example.com. 300 IN A 192.0.2.1"))
+	two := dnstest.NewUpstream(t, dnstest.ZoneHandler("example.com. 300 IN A 192.0.2.2"))
+	file := t.TempDir() + "/haven.yaml"
+	h := startFile(t, file, fmt.Sprintf("listen: [\"127.0.0.1:0\"]\nupstreams: [\"udp://%s\"]\ncache: {size: 0}\nlists: {}\nblock: []\n", one.Addr()))
+	if r := ask(t, "udp", h.Addr(), "example.com.", dns.TypeA, false); r.Answer[0].(*dns.A).A.String() != "192.0.2.1" {
+		t.Fatalf("first upstream not used: %v", r.Answer)
+	}
+	// A free port to move the listeners to.
+	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.LocalAddr().(*net.UDPAddr).Port
+	l.Close()
+	oldAddr := h.Addr()
+	rewrite(t, file, fmt.Sprintf("listen: [\"127.0.0.1:%d\"]\nupstreams: [\"udp://%s\"]\ncache: {size: 0}\nlists: {}\nblock: []\n", port, two.Addr()))
+	if err := h.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Addr(); got != fmt.Sprintf("127.0.0.1:%d", port) {
+		t.Fatalf("listening on %s after reload, want port %d", got, port)
+	}
+	if r := ask(t, "tcp", h.Addr(), "example.com.", dns.TypeA, false); r.Answer[0].(*dns.A).A.String() != "192.0.2.2" {
+		t.Errorf("new upstream not used after reload: %v", r.Answer)
+	}
+	c := &dns.Client{Timeout: 300 * time.Millisecond}
+	if _, _, err := c.Exchange(dnstest.Query("example.com.", dns.TypeA), oldAddr); err == nil {
+		t.Errorf("old listener %s still answers", oldAddr)
+	}
+}
+
+func TestWatchConfigReloadsOnChange(t *testing.T) {
+	up := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
+	file := t.TempDir() + "/haven.yaml"
+	base := fmt.Sprintf("listen: [\"127.0.0.1:0\"]\nupstreams: [\"udp://%s\"]\nlists: {}\nblock: []\n", up.Addr())
+	h := startFile(t, file, base)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.WatchConfig(ctx, 20*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	rewrite(t, file, base+"deny: [example.com]\n")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if r := ask(t, "udp", h.Addr(), "example.com.", dns.TypeA, true); ede(r) != nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("config file change not picked up within 5s")
+}
