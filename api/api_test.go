@@ -89,7 +89,9 @@ func TestRoutes(t *testing.T) {
 		wantCall           string
 		wantBody           string // JSON of the expected answer
 	}{
-		{"GET", "/api/v1/status", "", 200, "status", `{"queries":42}`},
+		{"GET", "/api/v1/status", "", 200, "status",
+			`{"version":"test","lists":[{"name":"builtin:adult","category":"adult","kind":"builtin","rules":42,"has_copy":true,"from_cache":false}],` +
+				`"upstreams":[{"name":"tls://1.1.1.1:853","healthy":true,"failures":0,"queries":10,"errors":0,"rtt":"12ms"}]}`},
 		{"GET", "/api/v1/state", "", 200, "entries",
 			`{"entries":[{"id":"e1","target":"kid","kind":"pause","until":"2026-11-27T18:30:00Z","created":"0001-01-01T00:00:00Z","by":"cli"}]}`},
 		{"POST", "/api/v1/pause", `{"target":"kid-tablet","for":"30m"}`, 200,

@@ -112,6 +112,37 @@ func (c *Client) RefreshLists(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/api/v1/lists/refresh", nil, nil)
 }
 
+// Devices returns the configured devices and their state.
+func (c *Client) Devices(ctx context.Context) ([]Device, error) {
+	var out struct {
+		Devices []deviceJSON `json:"devices"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/devices", nil, &out); err != nil {
+		return nil, err
+	}
+	ds := make([]Device, len(out.Devices))
+	for i, d := range out.Devices {
+		ds[i] = d.device()
+	}
+	return ds, nil
+}
+
+// DeleteDeviceLog deletes a device's query history and returns how many
+// queries it held.
+func (c *Client) DeleteDeviceLog(ctx context.Context, device string) (int64, error) {
+	var out struct {
+		Deleted int64 `json:"deleted"`
+	}
+	err := c.do(ctx, http.MethodDelete, "/api/v1/log?"+url.Values{"device": {device}}.Encode(), nil, &out)
+	return out.Deleted, err
+}
+
+// Reload asks the server to read its config file again. A config that
+// does not load is an *Error whose message lists its problems.
+func (c *Client) Reload(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/api/v1/reload", nil, nil)
+}
+
 func (w When) encode() (forStr, until string) {
 	if w.For != 0 {
 		forStr = w.For.String()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func TestClient(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0] != ctl.entries[0] {
 		t.Errorf("Entries: %+v, %v; want %+v", es, err, ctl.entries)
 	}
-	if st, err := c.Status(ctx); err != nil || string(st) != `{"queries":42}` {
+	if st, err := c.Status(ctx); err != nil || !strings.HasPrefix(string(st), `{"version":"test","lists":[{"name":"builtin:adult"`) {
 		t.Errorf("Status: %s, %v", st, err)
 	}
 	if ex, err := c.Check(ctx, "aa:bb:cc:dd:ee:ff", "youtube.com", "HTTPS"); err != nil || ctl.lastCall() != `explain "aa:bb:cc:dd:ee:ff" youtube.com HTTPS` {
@@ -47,6 +48,20 @@ func TestClient(t *testing.T) {
 	}
 	if err := c.RefreshLists(ctx); err != nil || ctl.lastCall() != "refresh" {
 		t.Errorf("RefreshLists: %v", err)
+	}
+	ctl.devices = []Device{{Name: "kid-tablet", Profile: "kids", State: "paused", Until: testNow().Add(time.Hour).UTC(),
+		Exceptions: []state.Entry{{ID: "x1", Target: "kids", Kind: state.Allow, What: "khanacademy.org", Until: testNow().Add(2 * time.Hour).UTC()}}}}
+	ds, err := c.Devices(ctx)
+	if err != nil || len(ds) != 1 || ds[0].Name != "kid-tablet" || !ds[0].Paused() || !ds[0].Until.Equal(ctl.devices[0].Until) ||
+		len(ds[0].Exceptions) != 1 || ds[0].Exceptions[0] != ctl.devices[0].Exceptions[0] {
+		t.Errorf("Devices: %+v, %v; want %+v", ds, err, ctl.devices)
+	}
+	ctl.deleted = 7
+	if n, err := c.DeleteDeviceLog(ctx, "kid tablet"); n != 7 || err != nil || ctl.lastCall() != "delete log kid tablet" {
+		t.Errorf("DeleteDeviceLog: %d, %v (controller got %q)", n, err, ctl.lastCall())
+	}
+	if err := c.Reload(ctx); err != nil || ctl.lastCall() != "reload" {
+		t.Errorf("Reload: %v", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/havendns/haven/querylog"
 	"github.com/havendns/haven/state"
 )
 
@@ -23,6 +24,13 @@ type fakeController struct {
 	entries []state.Entry
 	err     error // returned by every method when set
 	removed int
+
+	devices []Device
+	rows    []querylog.Row
+	next    int64
+	stats   []querylog.Stat
+	top     []querylog.Count
+	deleted int64
 }
 
 func (f *fakeController) record(format string, args ...any) error {
@@ -76,11 +84,54 @@ func (f *fakeController) Explain(_ context.Context, client, name, qtype string) 
 	return map[string]string{"name": name, "decision": "blocked"}, nil
 }
 
-func (f *fakeController) Status(context.Context) (any, error) {
+func (f *fakeController) Status(context.Context) (Status, error) {
 	if err := f.record("status"); err != nil {
+		return Status{}, err
+	}
+	return Status{
+		Version:   "test",
+		Lists:     []ListStatus{{Name: "builtin:adult", Category: "adult", Kind: "builtin", Rules: 42, HasCopy: true}},
+		Upstreams: []UpstreamStatus{{Name: "tls://1.1.1.1:853", Healthy: true, Queries: 10, RTT: Duration(12 * time.Millisecond)}},
+	}, nil
+}
+
+func (f *fakeController) Devices(context.Context) ([]Device, error) {
+	if err := f.record("devices"); err != nil {
 		return nil, err
 	}
-	return map[string]int{"queries": 42}, nil
+	return f.devices, nil
+}
+
+func (f *fakeController) Search(_ context.Context, q querylog.Filter) ([]querylog.Row, int64, error) {
+	if err := f.record("search %+v", q); err != nil {
+		return nil, 0, err
+	}
+	return f.rows, f.next, nil
+}
+
+func (f *fakeController) Stats(_ context.Context, from, to time.Time, b querylog.Bucket, by string) ([]querylog.Stat, error) {
+	if err := f.record("stats %s %s %s %q", from.Format(time.RFC3339), to.Format(time.RFC3339), b, by); err != nil {
+		return nil, err
+	}
+	return f.stats, nil
+}
+
+func (f *fakeController) Top(_ context.Context, from, to time.Time, blocked bool, device string, n int) ([]querylog.Count, error) {
+	if err := f.record("top %s %s %v %q %d", from.Format(time.RFC3339), to.Format(time.RFC3339), blocked, device, n); err != nil {
+		return nil, err
+	}
+	return f.top, nil
+}
+
+func (f *fakeController) DeleteDeviceLog(_ context.Context, device string) (int64, error) {
+	if err := f.record("delete log %s", device); err != nil {
+		return 0, err
+	}
+	return f.deleted, nil
+}
+
+func (f *fakeController) Reload(context.Context) error {
+	return f.record("reload")
 }
 
 func (f *fakeController) RefreshLists(context.Context) error {

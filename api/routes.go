@@ -40,13 +40,20 @@ func (s *Server) endpoints() []endpoint {
 		{http.MethodPost, "/api/v1/resume", authed, s.resume},
 		{http.MethodGet, "/api/v1/check", authed, s.check},
 		{http.MethodPost, "/api/v1/lists/refresh", authed, s.refresh},
+		{http.MethodGet, "/api/v1/devices", authed, s.devices},
+		{http.MethodGet, "/api/v1/log", authed, s.searchLog},
+		{http.MethodDelete, "/api/v1/log", authed, s.deleteLog},
+		{http.MethodGet, "/api/v1/stats", authed, s.stats},
+		{http.MethodGet, "/api/v1/top", authed, s.top},
+		{http.MethodPost, "/api/v1/reload", authed, s.reload},
 	}
 }
 
-// routes builds the handler. Methods are dispatched here rather than by
-// ServeMux method patterns so that a wrong method gets a JSON 405 like
-// every other error, and only after authentication: an unauthenticated
-// caller learns nothing about which routes exist.
+// routes builds the handler: the API under /api/, the metrics, and the
+// console at every other path. API methods are dispatched here rather
+// than by ServeMux method patterns so that a wrong method gets a JSON 405
+// like every other error, and only after authentication: an
+// unauthenticated caller learns nothing about which routes exist.
 func (s *Server) routes() http.Handler {
 	byPath := map[string][]endpoint{}
 	var paths []string
@@ -60,7 +67,15 @@ func (s *Server) routes() http.Handler {
 	for _, p := range paths {
 		mux.Handle(p, s.dispatch(byPath[p]))
 	}
-	mux.Handle("/", s.dispatch(nil))
+	mux.Handle("/api/", s.dispatch(nil))
+	if s.metrics != nil {
+		mux.Handle("/metrics", s.metricsHandler())
+	}
+	if s.console != nil {
+		mux.Handle("/", s.consoleHandler())
+	} else {
+		mux.Handle("/", s.dispatch(nil))
+	}
 	return mux
 }
 
@@ -77,9 +92,7 @@ func (s *Server) dispatch(eps []endpoint) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		i := slices.IndexFunc(eps, func(e endpoint) bool { return e.method == r.Method })
 		if i < 0 || eps[i].access != public {
-			if err := s.authorize(r); err != nil {
-				h.Set("WWW-Authenticate", err.challenge())
-				writeError(w, http.StatusUnauthorized, err.msg)
+			if !s.checkAPI(w, r) {
 				return
 			}
 		}
@@ -99,24 +112,34 @@ func (s *Server) dispatch(eps []endpoint) http.Handler {
 
 // fail answers a handler's error with its status.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	code := http.StatusInternalServerError
+	code := HTTPStatus(err)
 	var se *statusError
-	switch {
-	case errors.As(err, &se):
+	if errors.As(err, &se) {
 		code = se.code
-	case errors.Is(err, ErrNotFound):
-		code = http.StatusNotFound
-	case errors.Is(err, ErrInvalid), errors.Is(err, state.ErrInvalid):
-		code = http.StatusBadRequest
-	case errors.Is(err, state.ErrFull):
-		code = http.StatusConflict
-	case errors.Is(err, context.DeadlineExceeded):
-		code = http.StatusGatewayTimeout
 	}
-	if code >= 500 {
+	// A 503 is a part that is switched off, not a failure to look into.
+	if code >= 500 && code != http.StatusServiceUnavailable {
 		s.log.Warn("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeError(w, code, err.Error())
+}
+
+// HTTPStatus is the status code a Controller's error is answered with;
+// the console uses it too.
+func HTTPStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrInvalid), errors.Is(err, state.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, state.ErrFull):
+		return http.StatusConflict
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) error {

@@ -41,6 +41,11 @@ type Config struct {
 	MACFrom   []netip.Prefix
 	Neighbors bool // read MACs from the kernel's neighbour table (Haven on the gateway)
 
+	Access    Access
+	RateLimit RateLimit
+	QueryLog  QueryLog
+	Console   Console
+
 	TLS   TLSListen
 	HTTPS HTTPSListen
 	Cert  Certificate

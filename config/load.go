@@ -82,13 +82,15 @@ func (p *parser) config(root *yaml.Node) *Config {
 		Refresh: defaultRefresh,
 		// Log.Level and Format use slog's names so that the caller can
 		// hand them over unchanged.
-		Log:      Log{Level: "info", Format: "text"},
-		Upstream: UpstreamOptions{Timeout: defaultTimeout},
+		Log:       Log{Level: "info", Format: "text"},
+		Upstream:  UpstreamOptions{Timeout: defaultTimeout},
+		RateLimit: RateLimit{Client: defaultClientRate, Action: "refuse", Exempt: defaultExempt()},
+		QueryLog:  QueryLog{Enabled: true, Retention: defaultRetention},
 	}
 	keys := []string{"listen", "upstreams", "upstream", "conditional", "cache", "answer",
 		"data_dir", "refresh", "lists", "allow", "deny", "block", "log",
 		"profiles", "default_profile", "devices", "services", "mac_from", "neighbors",
-		"tls", "https", "cert", "http"}
+		"tls", "https", "cert", "http", "access", "rate_limit", "querylog", "console"}
 	if r := p.resolve(root); r.Kind != yaml.MappingNode && !isNull(r) {
 		p.add(r.Line, "expected a mapping of keys at the top level, got %s", describe(r))
 		return c
@@ -160,6 +162,14 @@ func (p *parser) config(root *yaml.Node) *Config {
 			p.cert(v, &c.Cert)
 		case "http":
 			c.HTTP = p.httpAddr(v, &l)
+		case "access":
+			p.access(v, &c.Access)
+		case "rate_limit":
+			p.rateLimit(v, &c.RateLimit)
+		case "querylog":
+			p.queryLog(v, &c.QueryLog)
+		case "console":
+			p.console(v, &c.Console)
 		}
 	})
 	if !haveUpstreams {

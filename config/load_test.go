@@ -63,11 +63,13 @@ func TestLoadFull(t *testing.T) {
 			{"custom", Source{Inline: []string{"bad.example", "||worse.example^"}, Match: MatchSubtree, Name: "inline (full.yaml:13)"}},
 			{"smarttv", Source{Path: "/etc/haven/regex.list", Match: MatchSubtree, Regex: true, Name: "/etc/haven/regex.list"}},
 		},
-		Allow:    []string{"khanacademy.org"},
-		Deny:     []string{"example-bad.com"},
-		Block:    []string{"adult", "malware"},
-		Upstream: UpstreamOptions{Timeout: 2 * time.Second},
-		Log:      Log{Level: "info", Format: "text"},
+		Allow:     []string{"khanacademy.org"},
+		Deny:      []string{"example-bad.com"},
+		Block:     []string{"adult", "malware"},
+		Upstream:  UpstreamOptions{Timeout: 2 * time.Second},
+		RateLimit: RateLimit{Client: 100, Action: "refuse", Exempt: defaultExempt()},
+		QueryLog:  QueryLog{Enabled: true, Retention: 30 * 24 * time.Hour},
+		Log:       Log{Level: "info", Format: "text"},
 		// Without profiles, one profile "default" holds the top level.
 		Profiles: []Profile{{
 			Name:     "default",
@@ -103,6 +105,8 @@ func TestParseDefaults(t *testing.T) {
 		Answer:    Answer{Mode: AnswerNXDomain, TTL: 60 * time.Second},
 		Refresh:   4 * time.Hour,
 		Upstream:  UpstreamOptions{Timeout: 2 * time.Second},
+		RateLimit: RateLimit{Client: 100, Action: "refuse", Exempt: defaultExempt()},
+		QueryLog:  QueryLog{Enabled: true, Retention: 30 * 24 * time.Hour},
 		Log:       Log{Level: "info", Format: "text"},
 		Profiles: []Profile{{
 			Name:     "default",

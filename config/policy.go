@@ -92,3 +92,35 @@ type HTTPSListen struct {
 type Certificate struct {
 	Cert, Key string // PEM file paths
 }
+
+// Access says who may use Haven at all. With no allow list, loopback and
+// private, CGNAT and link-local ranges may (Haven is not an open resolver).
+type Access struct {
+	Allow []netip.Prefix // nil = the built-in private ranges
+	Deny  []netip.Prefix // refused even if allowed
+}
+
+// RateLimit bounds how fast one client, and one network prefix, may ask.
+// Zero rates are unlimited.
+type RateLimit struct {
+	Client      float64 // queries per second per client address (default 100)
+	Burst       int     // per client (default 2 × Client)
+	PrefixV4    float64 // per IPv4 /24 (default off)
+	PrefixV6    float64 // per IPv6 /56 (default off)
+	PrefixBurst int
+	Exempt      []netip.Prefix
+	Action      string // "refuse" (default) or "drop": what a client over its limit gets
+}
+
+// QueryLog configures the query log kept in the data directory.
+type QueryLog struct {
+	Enabled   bool          // default true when data_dir is set
+	Retention time.Duration // default 30 days; 0 keeps everything
+	Anonymize bool          // store client addresses truncated (/24, /48)
+}
+
+// Console configures the web console and /metrics on the http address.
+type Console struct {
+	PasswordHash  string // from `haven password`; empty: generated on first start
+	PublicMetrics bool   // /metrics without login (for a Prometheus on the LAN)
+}

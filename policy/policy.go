@@ -99,6 +99,9 @@ func (f *Filter) Set(cfg Config) error {
 // SetState swaps in the runtime state (pauses and exceptions).
 func (f *Filter) SetState(s *state.Snapshot) { f.state.Store(s) }
 
+// StateSnapshot returns the runtime state in force.
+func (f *Filter) StateSnapshot() *state.Snapshot { return f.state.Load() }
+
 // HasTarget reports whether name is a device or profile of the policy in
 // force, the names pauses and exceptions apply to.
 func (f *Filter) HasTarget(name string) bool {

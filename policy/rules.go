@@ -103,15 +103,27 @@ const CustomCategory = "custom"
 // bypass prevention.
 const BypassCategory = "bypass"
 
+// allowMark is the category of the block rule shadowing each allow entry
+// in a profile's own matcher. The matcher reports an exception only when it
+// lifts a block, so an allow entry with no deny entry above it would go
+// unseen: the schedule, a pause or the lists would decide instead. The
+// shadow rule is always lifted by its own allow entry (same name, same
+// level), and a more specific deny entry still beats both.
+const allowMark = "allow-entry"
+
 func ownMatcher(allow, deny []string) (*blocklist.Matcher, error) {
-	l := &blocklist.List{}
+	l, marks := &blocklist.List{}, &blocklist.List{}
 	for i, n := range allow {
 		l.Rules = append(l.Rules, blocklist.Rule{Name: n, Kind: blocklist.Subtree, Allow: true, Line: i + 1})
+		marks.Rules = append(marks.Rules, blocklist.Rule{Name: n, Kind: blocklist.Subtree, Line: i + 1})
 	}
 	for i, n := range deny {
 		l.Rules = append(l.Rules, blocklist.Rule{Name: n, Kind: blocklist.Subtree, Line: i + 1})
 	}
-	return blocklist.NewMatcher([]blocklist.Input{{Category: CustomCategory, Source: "config", List: l}})
+	return blocklist.NewMatcher([]blocklist.Input{
+		{Category: CustomCategory, Source: "config", List: l},
+		{Category: allowMark, Source: "config", List: marks},
+	})
 }
 
 // identify finds the device and profile behind a query. The MAC comes from

@@ -26,9 +26,15 @@ func (h *handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
 		q.Proto = resolver.TCP
 	}
-	resp := h.answer(q)
+	drop, resp := h.admit(r, q.Client)
+	if drop {
+		return
+	}
+	if resp == nil {
+		resp = h.answer(q)
+	}
 	if q.Proto == resolver.UDP {
-		resp.Truncate(udpSize(r, h.opt.UDPSize))
+		resp.Truncate(limitForAmplification(r, q.Client, udpSize(r, h.opt.UDPSize)))
 	}
 	if err := w.WriteMsg(resp); err != nil {
 		h.log.Debug("write answer", "client", q.Client, "err", err)
@@ -45,11 +51,16 @@ func (h *handler) answer(q *resolver.Query) (resp *dns.Msg) {
 	reqOPT := r.IsEdns0()
 	defer func() {
 		if p := recover(); p != nil {
-			h.log.Error("panic answering query", "name", r.Question[0].Name, "panic", p)
+			h.log.Error("panic answering query", "question", r.Question, "panic", p)
 			q.Trace.Decision = resolver.Failed
 			resp = reply(r, dns.RcodeServerFailure, reqOPT, h.opt.UDPSize, nil)
 		}
 	}()
+	if len(r.Question) != 1 {
+		// The header promised one question, but the packet ended before
+		// it: miekg/dns keeps such a truncated message rather than failing.
+		return reply(r, dns.RcodeFormatError, reqOPT, h.opt.UDPSize, nil)
+	}
 	if r.Opcode != dns.OpcodeQuery {
 		// miekg/dns lets NOTIFY through for authoritative servers; a
 		// forwarder has no zones to be notified about.
@@ -66,6 +77,8 @@ func (h *handler) answer(q *resolver.Query) (resp *dns.Msg) {
 	switch qq.Qtype {
 	case dns.TypeAXFR, dns.TypeIXFR:
 		return reply(r, dns.RcodeRefused, reqOPT, h.opt.UDPSize, nil)
+	case dns.TypeANY:
+		return shape(anyAnswer(r), r, reqOPT, h.opt.UDPSize)
 	}
 	// The chain sees the name in canonical (lower) case; the reply carries
 	// the question exactly as asked (0x20 case randomisation relies on it).

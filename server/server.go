@@ -34,6 +34,12 @@ type Options struct {
 	// Observe, if set, is called after every answer is written, with the
 	// query as the chain left it. It must be cheap and must not keep q.
 	Observe func(q *resolver.Query, rcode int, d time.Duration)
+	// Guard, if set, admits or turns away each query before anything
+	// else: who may use Haven, and how fast.
+	Guard Guard
+	// Refused, if set, is called for each query the guard turns away,
+	// with the reason.
+	Refused func(reason string)
 
 	TLSListen   []string // host:port of DNS-over-TLS listeners (RFC 7858)
 	HTTPSListen []string // host:port of DNS-over-HTTPS listeners (RFC 8484)

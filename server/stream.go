@@ -39,7 +39,13 @@ func (h *handler) serveStream(wire []byte, q *resolver.Query, write func(m *dns.
 		return false
 	}
 	q.Msg = req
-	resp := h.answer(q)
+	drop, resp := h.admit(req, q.Client)
+	if drop {
+		return false
+	}
+	if resp == nil {
+		resp = h.answer(q)
+	}
 	pad(req, resp)
 	out, err := resp.Pack()
 	if err != nil {

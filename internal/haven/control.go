@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/havendns/haven/api"
+	"github.com/havendns/haven/metrics"
 	"github.com/havendns/haven/policy/client"
 	"github.com/havendns/haven/state"
 	"github.com/miekg/dns"
@@ -29,7 +30,13 @@ func (h *Haven) startAPI() error {
 	if err != nil {
 		return err
 	}
-	h.api = api.New(api.Options{Addr: cfg.HTTP, Controller: h, Token: token, Logger: h.log, Now: h.opt.Now})
+	h.api = api.New(api.Options{
+		Addr: cfg.HTTP, Controller: h, Token: token, Logger: h.log, Now: h.opt.Now,
+		PasswordHash: cfg.Console.PasswordHash, DataDir: cfg.DataDir,
+		Metrics:       metrics.Handler(h.registry),
+		PublicMetrics: cfg.Console.PublicMetrics,
+		Console:       h.console(),
+	})
 	return h.api.Start()
 }
 
@@ -155,20 +162,38 @@ func (h *Haven) Explain(ctx context.Context, who, name, qtype string) (any, erro
 	return h.explainJSON(w, n, t), nil
 }
 
-// Status reports lists, upstreams and the cache.
-func (h *Haven) Status(ctx context.Context) (any, error) {
-	st := map[string]any{
-		"version": h.opt.Version,
-		"lists":   h.store.Status(),
+// Status reports lists, upstreams, the cache and the query log.
+func (h *Haven) Status(ctx context.Context) (api.Status, error) {
+	st := api.Status{Version: h.opt.Version}
+	for _, s := range h.store.Status() {
+		st.Lists = append(st.Lists, api.ListStatus{
+			Name: s.Name, Category: s.Category, Kind: s.Kind, Rules: s.Rules, HasCopy: s.HasCopy,
+			FromCache: s.FromCache, LastAttempt: s.LastAttempt, LastSuccess: s.LastSuccess,
+			Age: api.Duration(s.Age), LastError: s.LastError,
+		})
 	}
+	cfg := h.config()
 	t := h.tail.Load()
-	var ups []any
-	for _, g := range t.groups {
-		ups = append(ups, g.Status())
+	for i, g := range t.groups {
+		group := "" // the first group is the default upstreams, then one per conditional zone
+		if i > 0 && i-1 < len(cfg.Conditional) {
+			group = cfg.Conditional[i-1].Domain
+		}
+		for _, u := range g.Status() {
+			st.Upstreams = append(st.Upstreams, api.UpstreamStatus{
+				Group: group, Name: u.Name, Healthy: u.Healthy, Failures: u.Failures,
+				Queries: int64(u.Queries), Errors: int64(u.Errors), RTT: api.Duration(u.LastRTT),
+				LastError: u.LastError, RetryAt: u.RetryAt,
+			})
+		}
 	}
-	st["upstreams"] = ups
 	if t.cache != nil {
-		st["cache"] = t.cache.Stats()
+		c := t.cache.Stats()
+		st.Cache = &api.CacheStatus{Entries: c.Entries, Hits: c.Hits, Misses: c.Misses, Stale: c.Stale, Evictions: c.Evictions}
+	}
+	if h.qlog != nil {
+		ok, lastErr := h.qlog.Healthy()
+		st.QueryLog = &api.QueryLogStatus{Healthy: ok, LastError: lastErr, Written: h.qlog.Written(), Dropped: h.qlog.Dropped()}
 	}
 	return st, nil
 }

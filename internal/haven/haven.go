@@ -21,14 +21,17 @@ import (
 	"github.com/havendns/haven/api"
 	"github.com/havendns/haven/blocklist"
 	"github.com/havendns/haven/config"
+	"github.com/havendns/haven/metrics"
 	"github.com/havendns/haven/policy"
 	"github.com/havendns/haven/policy/client"
+	"github.com/havendns/haven/querylog"
 	"github.com/havendns/haven/resolver"
 	"github.com/havendns/haven/resolver/cache"
 	"github.com/havendns/haven/resolver/upstream"
 	"github.com/havendns/haven/server"
 	"github.com/havendns/haven/state"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options are the parts of a running Haven that do not come from the config
@@ -55,11 +58,16 @@ type Haven struct {
 
 	filter *policy.Filter
 	tail   atomic.Pointer[tail]
+	guard  guard
 	server *server.Server
 	state  state.Store
 	// neighbors is nil unless the config asks for the neighbour table.
 	neighbors *client.Neighbors
-	api       *api.Server // nil unless the config has an http address
+	api       *api.Server   // nil unless the config has an http address
+	qlog      *querylog.Log // nil without data_dir or with the log off
+	registry  *prometheus.Registry
+	metrics   *metrics.Metrics
+	logLevel  atomic.Pointer[map[string]config.LogLevel] // per profile
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -86,6 +94,9 @@ func New(cfg *config.Config, opt Options) (*Haven, error) {
 	if err := h.buildChain(cfg); err != nil {
 		return nil, err
 	}
+	h.guard.set(cfg, h)
+	h.setLogLevels(cfg)
+	h.newMetrics()
 	var err error
 	if h.server, err = h.newServer(cfg); err != nil {
 		return nil, err
@@ -104,6 +115,8 @@ func (h *Haven) newServer(cfg *config.Config) (*server.Server, error) {
 		Logger:      h.log,
 		Timeout:     cfg.Upstream.Timeout + 2*time.Second,
 		Observe:     h.observe,
+		Guard:       &h.guard,
+		Refused:     h.refused,
 	}
 	if len(cfg.TLS.Listen) > 0 || len(cfg.HTTPS.Listen) > 0 {
 		var names []string
@@ -289,6 +302,9 @@ func (h *Haven) Start(ctx context.Context) error {
 	if err := h.openState(ctx); err != nil {
 		return err
 	}
+	if err := h.openQueryLog(); err != nil {
+		return err
+	}
 	if err := h.server.Start(); err != nil {
 		return err
 	}
@@ -363,6 +379,9 @@ func (h *Haven) Close(ctx context.Context) error {
 	h.wg.Wait()
 	if h.state != nil {
 		err = errors.Join(err, h.state.Close())
+	}
+	if h.qlog != nil {
+		err = errors.Join(err, h.qlog.Close()) // flushes what is queued
 	}
 	h.tail.Load().close()
 	if errors.Is(err, context.Canceled) {

@@ -14,6 +14,7 @@ import (
 	"github.com/havendns/haven/config"
 	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/internal/haven"
+	"github.com/havendns/haven/policy/client"
 	"github.com/miekg/dns"
 )
 
@@ -196,4 +197,14 @@ func hasIPv6Loopback() bool {
 	}
 	c.Close()
 	return true
+}
+
+// mustWho is haven.ParseWho for a client the test names correctly.
+func mustWho(tb testing.TB, s string) client.Who {
+	tb.Helper()
+	w, err := haven.ParseWho(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return w
 }

@@ -201,3 +201,48 @@ devices:
 		}
 	}
 }
+
+// TestAllowAndDenyEntries: the config's allow and deny entries (top level
+// and the profile's) decide before the lists, the more specific entry
+// winning.
+func TestAllowAndDenyEntries(t *testing.T) {
+	t.Parallel()
+	_, upURL := fakeUpstream(t,
+		"example.com. 300 IN A 192.0.2.1",
+		"social.test. 300 IN A 192.0.2.11",
+		"khan.social.test. 300 IN A 192.0.2.15",
+		"homework.social.test. 300 IN A 192.0.2.16",
+		"bad.homework.social.test. 300 IN A 192.0.2.17",
+	)
+	h := launch(t, fmt.Sprintf(`listen: ["127.0.0.1:0"]
+upstreams: [%q]
+lists:
+  social: [{inline: [social.test]}]
+allow: [khan.social.test]
+profiles:
+  kids:
+    block: [social]
+    allow: [homework.social.test]
+    deny: [bad.homework.social.test, example.com]
+  adults: {}
+default_profile: adults
+devices:
+  - {name: kid-tablet, match: [127.0.0.2], profile: kids}
+`, upURL), haven.Options{})
+	tests := []struct{ name, kids, adults string }{
+		{"social.test.", "NXDOMAIN blocked:social", "NOERROR A 192.0.2.11"},
+		{"khan.social.test.", "NOERROR A 192.0.2.15", "NOERROR A 192.0.2.15"},            // top-level allow beats the list
+		{"homework.social.test.", "NOERROR A 192.0.2.16", "NOERROR A 192.0.2.16"},        // the profile's allow beats the list
+		{"x.homework.social.test.", "NXDOMAIN", "NXDOMAIN"},                              // and covers subdomains: forwarded
+		{"bad.homework.social.test.", "NXDOMAIN blocked:custom", "NOERROR A 192.0.2.17"}, // a more specific deny beats the allow
+		{"example.com.", "NXDOMAIN blocked:custom", "NOERROR A 192.0.2.1"},
+	}
+	for _, tc := range tests {
+		if got := outcome(askFrom(t, "127.0.0.2", h.Addr(), tc.name, dns.TypeA)); got != tc.kids {
+			t.Errorf("kids %s: %q, want %q", tc.name, got, tc.kids)
+		}
+		if got := outcome(askFrom(t, "127.0.0.1", h.Addr(), tc.name, dns.TypeA)); got != tc.adults {
+			t.Errorf("adults %s: %q, want %q", tc.name, got, tc.adults)
+		}
+	}
+}

@@ -55,6 +55,8 @@ func (h *Haven) apply(ctx context.Context, old, cfg *config.Config) error {
 	if err := h.filter.Set(pc); err != nil {
 		return err // cannot happen after policyConfig succeeded; keep the old policy
 	}
+	h.guard.set(cfg, h)
+	h.setLogLevels(cfg)
 	if t != nil {
 		prev := h.tail.Swap(t)
 		// Queries already in the old tail finish there; its idle upstream

@@ -107,7 +107,9 @@ func (c *Cache) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, error
 	c.misses.Add(1)
 	q.Trace.Cache = resolver.CacheMiss
 	m, err := c.fetch(ctx, q, k)
-	if err == nil && m.Rcode != dns.RcodeServerFailure {
+	// Any other rcode (SERVFAIL, REFUSED, ...) is the upstreams failing:
+	// the forwarder passes such an answer on only when none did better.
+	if err == nil && (m.Rcode == dns.RcodeSuccess || m.Rcode == dns.RcodeNameError) {
 		return m, nil
 	}
 	if s := c.serveStale(k, q); s != nil {

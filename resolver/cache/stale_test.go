@@ -28,6 +28,8 @@ func TestServeStale(t *testing.T) {
 			fail: func(*dns.Msg) (*dns.Msg, error) { return nil, errUpstream }, wantTTL: 30},
 		{name: "SERVFAIL within window", opt: Options{ServeStale: time.Hour}, after: 0,
 			fail: replyWith(dns.RcodeServerFailure, nil, nil, nil), wantTTL: 30},
+		{name: "REFUSED within window", opt: Options{ServeStale: time.Hour}, after: time.Minute,
+			fail: replyWith(dns.RcodeRefused, nil, nil, nil), wantTTL: 30},
 		{name: "last moment of window", opt: Options{ServeStale: time.Hour}, after: time.Hour - time.Millisecond,
 			fail: func(*dns.Msg) (*dns.Msg, error) { return nil, errUpstream }, wantTTL: 30},
 		{name: "own stale TTL", opt: Options{ServeStale: time.Hour, StaleTTL: 10 * time.Second}, after: time.Minute,

@@ -1,0 +1,94 @@
+package querylog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// deleteChunk bounds one DELETE statement, so that a large prune or device
+// delete shares the writer connection with the query writer in short turns
+// instead of holding it (and letting the queue overflow) for seconds.
+const deleteChunk = 5000
+
+// Prune deletes the rows older than Options.Retention and returns how many
+// went. It does nothing when the log keeps rows forever.
+func (l *Log) Prune(ctx context.Context) (int64, error) {
+	if l.opt.Retention < 0 {
+		return 0, nil
+	}
+	cutoff := l.opt.Now().Add(-l.opt.Retention).UnixMilli()
+	n, err := l.deleteWhere(ctx, "time < ?", cutoff)
+	if err != nil {
+		return n, fmt.Errorf("querylog: prune: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteDevice deletes every row of device, including those still queued
+// when it is called, and returns how many went.
+func (l *Log) DeleteDevice(ctx context.Context, device string) (int64, error) {
+	if device == "" {
+		return 0, errors.New("querylog: delete device: no device named")
+	}
+	// Queued rows would otherwise be written after the delete. A degraded
+	// log has dropped what it could not write, which is as good as deleted.
+	if err := l.Flush(ctx); err != nil && (ctx.Err() != nil || errors.Is(err, ErrClosed)) {
+		return 0, fmt.Errorf("querylog: delete device: %w", err)
+	}
+	n, err := l.deleteWhere(ctx, "device = ?", device)
+	if err != nil {
+		return n, fmt.Errorf("querylog: delete device %q: %w", device, err)
+	}
+	return n, nil
+}
+
+// deleteWhere deletes the rows matching cond in chunks of deleteChunk.
+func (l *Log) deleteWhere(ctx context.Context, cond string, arg any) (int64, error) {
+	q := `DELETE FROM queries WHERE id IN (SELECT id FROM queries WHERE ` + cond +
+		` LIMIT ` + fmt.Sprint(deleteChunk) + `)`
+	var total int64
+	for {
+		res, err := l.wdb.ExecContext(ctx, q, arg)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < deleteChunk {
+			return total, nil
+		}
+	}
+}
+
+// maintain prunes a minute after Open and hourly after that, and keeps the
+// query planner's statistics fresh, until ctx ends.
+func (l *Log) maintain(ctx context.Context) {
+	defer close(l.maintDone)
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := l.Prune(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			l.opt.Logger.Warn("query log prune failed", "path", l.opt.Path, "err", err)
+		case n > 0:
+			l.opt.Logger.Debug("query log pruned", "path", l.opt.Path, "rows", n)
+		}
+		if _, err := l.wdb.ExecContext(ctx, "PRAGMA optimize"); err != nil && ctx.Err() == nil {
+			l.opt.Logger.Warn("query log optimize failed", "path", l.opt.Path, "err", err)
+		}
+		t.Reset(time.Hour)
+	}
+}

@@ -1,0 +1,223 @@
+// Package querylog records answered queries in an embedded SQLite database,
+// asynchronously, and answers searches and statistics over them. A slow or
+// full disk never slows or blocks a query.
+//
+// The package owns the query log file (schema, migrations, retention) and
+// the one goroutine that writes to it. Callers hand entries to Add, which
+// never waits; what cannot be queued or written is dropped and counted.
+package querylog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// KeepForever, as Options.Retention, turns pruning off.
+const KeepForever time.Duration = -1
+
+// Defaults for the zero values in Options.
+const (
+	DefaultBuffer     = 10000
+	DefaultBatchSize  = 500
+	DefaultFlushEvery = time.Second
+	DefaultRetention  = 30 * 24 * time.Hour
+)
+
+// ErrClosed is returned by the methods of a closed Log.
+var ErrClosed = errors.New("querylog: closed")
+
+// Options configure a Log. Zero values take the defaults.
+type Options struct {
+	Path       string        // the SQLite file; required
+	Buffer     int           // entries queued before Add drops (default 10000)
+	BatchSize  int           // rows per transaction (default 500)
+	FlushEvery time.Duration // longest an entry waits in a partial batch (default 1s)
+	// Retention is how long rows are kept (default 30 days; KeepForever
+	// keeps them forever). Older rows are pruned hourly and on Prune.
+	Retention time.Duration
+	// Anonymize stores client addresses truncated to their IPv4 /24 or
+	// IPv6 /48, and matches Filter.Client the same way.
+	Anonymize bool
+	Logger    *slog.Logger     // default slog.Default()
+	Now       func() time.Time // the clock retention is measured by (default time.Now)
+
+	// The writer's backoff after a failed write, doubling from min to max
+	// (1s and 30s); tests shorten them.
+	minBackoff, maxBackoff time.Duration
+}
+
+// Log is an open query log. Its methods are safe for concurrent use.
+type Log struct {
+	opt  Options
+	wdb  *sql.DB // one connection: the writer goroutine and maintenance take turns
+	rdb  *sql.DB // read-only pool for searches and statistics
+	ins  *sql.Stmt
+	ch   chan Entry
+	kick chan struct{} // asks the writer to write what is queued now
+	stop chan struct{} // closed by Close
+	done chan struct{} // closed when the writer has finished
+	// maintDone is closed when the retention goroutine has finished.
+	maintDone   chan struct{}
+	maintCancel context.CancelFunc
+	closeOnce   sync.Once
+	closeErr    error
+	closed      atomic.Bool
+
+	queued    atomic.Uint64 // entries that made it into ch
+	processed atomic.Uint64 // entries the writer wrote or dropped
+	written   atomic.Uint64
+	dropped   atomic.Uint64
+
+	mu       sync.Mutex
+	progress chan struct{} // closed and replaced whenever processed grows
+	healthy  bool
+	lastErr  string
+}
+
+// Open opens (creating or migrating) the log at opt.Path and starts its
+// writer.
+func Open(opt Options) (*Log, error) {
+	if opt.Path == "" {
+		return nil, errors.New("querylog: no path")
+	}
+	if opt.Buffer <= 0 {
+		opt.Buffer = DefaultBuffer
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = DefaultBatchSize
+	}
+	if opt.FlushEvery <= 0 {
+		opt.FlushEvery = DefaultFlushEvery
+	}
+	if opt.Retention == 0 {
+		opt.Retention = DefaultRetention
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.minBackoff <= 0 {
+		opt.minBackoff = time.Second
+	}
+	if opt.maxBackoff < opt.minBackoff {
+		opt.maxBackoff = max(30*time.Second, opt.minBackoff)
+	}
+
+	wdb, rdb, err := openDBs(opt.Path)
+	if err != nil {
+		return nil, err
+	}
+	ins, err := wdb.Prepare(insertSQL)
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("querylog: prepare insert: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Log{
+		opt:         opt,
+		wdb:         wdb,
+		rdb:         rdb,
+		ins:         ins,
+		ch:          make(chan Entry, opt.Buffer),
+		kick:        make(chan struct{}, 1),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
+		maintDone:   make(chan struct{}),
+		maintCancel: cancel,
+		progress:    make(chan struct{}),
+		healthy:     true,
+	}
+	go l.run()
+	go l.maintain(ctx)
+	return l, nil
+}
+
+// Add queues e for writing. It never blocks: when the queue is full (the
+// disk is slower than the queries) or the log is closed, e is dropped,
+// counted, and Add returns false.
+func (l *Log) Add(e Entry) bool {
+	if l.closed.Load() {
+		l.dropped.Add(1)
+		return false
+	}
+	select {
+	case l.ch <- e:
+		l.queued.Add(1)
+		return true
+	default:
+		l.dropped.Add(1)
+		return false
+	}
+}
+
+// Dropped returns how many entries were lost because the queue was full,
+// the log was closed, or their batch could not be written.
+func (l *Log) Dropped() uint64 { return l.dropped.Load() }
+
+// Written returns how many entries were committed to the database.
+func (l *Log) Written() uint64 { return l.written.Load() }
+
+// Healthy reports whether the last write succeeded, and the most recent
+// write error (a full or read-only disk; kept after a recovery, "" if there
+// never was one). An unhealthy log keeps taking entries, drops those it
+// cannot write, and retries with backoff.
+func (l *Log) Healthy() (ok bool, lastErr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.healthy, l.lastErr
+}
+
+// Flush waits until every entry queued before the call has been written or
+// dropped. It returns an error if the log is closed, ctx ends first, or the
+// log is unhealthy (some of those entries were dropped).
+func (l *Log) Flush(ctx context.Context) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	target := l.queued.Load()
+	select {
+	case l.kick <- struct{}{}:
+	default: // a kick is already pending
+	}
+	for {
+		l.mu.Lock()
+		progress, healthy, lastErr := l.progress, l.healthy, l.lastErr
+		l.mu.Unlock()
+		if l.processed.Load() >= target {
+			if !healthy {
+				return fmt.Errorf("querylog: degraded: %s", lastErr)
+			}
+			return nil
+		}
+		select {
+		case <-progress:
+		case <-l.done:
+			return ErrClosed
+		case <-ctx.Done():
+			return fmt.Errorf("querylog: flush: %w", ctx.Err())
+		}
+	}
+}
+
+// Close writes what is queued (dropping it if the disk refuses), stops the
+// background work and closes the database.
+func (l *Log) Close() error {
+	l.closeOnce.Do(func() {
+		l.closed.Store(true)
+		close(l.stop)
+		l.maintCancel()
+		<-l.done
+		<-l.maintDone
+		l.closeErr = errors.Join(l.ins.Close(), l.rdb.Close(), l.wdb.Close())
+	})
+	return l.closeErr
+}

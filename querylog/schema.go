@@ -1,0 +1,110 @@
+package querylog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+)
+
+// migrations returns the schema steps: step i takes the schema from version
+// i to i+1; the version lives in PRAGMA user_version. Append only: a
+// released step is never edited.
+func migrations() []string {
+	return []string{
+		// 1: the query table. Times are unix milliseconds, latency microseconds.
+		// The single-column indexes are (column, rowid) in SQLite, so each also
+		// serves "newest first" paging within its value.
+		`CREATE TABLE queries (
+		id         INTEGER PRIMARY KEY,
+		time       INTEGER NOT NULL,
+		client     TEXT    NOT NULL,
+		device     TEXT    NOT NULL,
+		profile    TEXT    NOT NULL,
+		name       TEXT    NOT NULL,
+		qtype      INTEGER NOT NULL,
+		proto      TEXT    NOT NULL,
+		decision   TEXT    NOT NULL,
+		category   TEXT    NOT NULL,
+		rule       TEXT    NOT NULL,
+		cache      TEXT    NOT NULL,
+		upstream   TEXT    NOT NULL,
+		rcode      INTEGER NOT NULL,
+		latency_us INTEGER NOT NULL
+	);
+	CREATE INDEX queries_time     ON queries(time);
+	CREATE INDEX queries_device   ON queries(device);
+	CREATE INDEX queries_profile  ON queries(profile);
+	CREATE INDEX queries_decision ON queries(decision);`,
+	}
+}
+
+const insertSQL = `INSERT INTO queries (time, client, device, profile, name, qtype,
+	proto, decision, category, rule, cache, upstream, rcode, latency_us)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// openDBs opens the writer (one connection, immediate transactions so a
+// write never fails half-way on a lock upgrade) and a read-only pool, and
+// brings the schema up to date.
+func openDBs(path string) (w, r *sql.DB, err error) {
+	// "file:" makes SQLite read the name as a URI, so a path holding ? or #
+	// must have them escaped.
+	name := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	common := "_pragma=busy_timeout(5000)"
+	w, err = sql.Open("sqlite", name+"?"+common+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
+		"&_pragma=journal_size_limit(16777216)&_pragma=cache_size(-8192)"+
+		"&_txlock=immediate")
+	if err != nil {
+		return nil, nil, fmt.Errorf("querylog: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(context.Background(), w, migrations()); err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("querylog: %s: %w", path, err)
+	}
+	r, err = sql.Open("sqlite", name+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("querylog: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
+	return w, r, nil
+}
+
+// migrate applies the steps the database has not seen, each in its own
+// transaction together with the version bump.
+func migrate(ctx context.Context, db *sql.DB, steps []string) error {
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v > len(steps) {
+		return fmt.Errorf("schema version %d is newer than this program's %d", v, len(steps))
+	}
+	for ; v < len(steps); v++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate to %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to %d: %w", v+1, err)
+		}
+		// PRAGMA takes no parameters; v+1 is our own integer.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate to %d: %w", v+1, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package server
+
+import (
+	"net/netip"
+
+	"github.com/havendns/haven/server/access"
+	"github.com/miekg/dns"
+)
+
+// Guard decides, before any other work, whether a query from an address is
+// served; *access.Guard implements it.
+type Guard interface {
+	Check(addr netip.Addr) (access.Action, access.Reason)
+}
+
+// admit applies the guard to one query. It returns drop when the query
+// gets no answer at all, and a REFUSED reply when it gets only that.
+func (h *handler) admit(r *dns.Msg, client netip.Addr) (drop bool, refused *dns.Msg) {
+	if h.opt.Guard == nil {
+		return false, nil
+	}
+	act, why := h.opt.Guard.Check(client)
+	if act == access.Serve {
+		return false, nil
+	}
+	if h.opt.Refused != nil {
+		h.opt.Refused(why.String())
+	}
+	if act == access.Drop {
+		return true, nil
+	}
+	return false, reply(r, dns.RcodeRefused, r.IsEdns0(), h.opt.UDPSize, nil)
+}
+
+// amplificationSize is the largest UDP answer sent to a client outside the
+// private ranges that has not proven its address with a DNS cookie
+// (RFC 7873): a spoofed query then yields at most a small answer, so Haven
+// opened to the internet is a poor amplifier. Clients on the LAN keep the
+// usual size.
+const amplificationSize = 512
+
+var private = access.DefaultAllow()
+
+func limitForAmplification(r *dns.Msg, client netip.Addr, size int) int {
+	if size <= amplificationSize {
+		return size
+	}
+	for _, p := range private {
+		if p.Contains(client) {
+			return size
+		}
+	}
+	if o := r.IsEdns0(); o != nil {
+		for _, opt := range o.Option {
+			if c, ok := opt.(*dns.EDNS0_COOKIE); ok && len(c.Cookie) > 16 {
+				// A server cookie (client cookie + server part) shows the
+				// client got an earlier answer from us at this address.
+				return size
+			}
+		}
+	}
+	return amplificationSize
+}
+
+// anyAnswer is the minimal answer RFC 8482 recommends for ANY queries, which
+// are almost only used for amplification: one synthesised HINFO record.
+func anyAnswer(r *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.RecursionAvailable = true
+	m.Answer = []dns.RR{&dns.HINFO{
+		Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: 3600},
+		Cpu: "RFC8482",
+	}}
+	return m
+}
