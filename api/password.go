@@ -93,6 +93,16 @@ func parsePasswordHash(s string) (passwordHash, error) {
 	return passwordHash{iter: iter, salt: salt, key: key}, nil
 }
 
+// CheckPassword reports whether password matches hash (made by
+// HashPassword), for tools and tests; the server keeps its hash parsed.
+func CheckPassword(hash, password string) (bool, error) {
+	ph, err := parsePasswordHash(hash)
+	if err != nil {
+		return false, err
+	}
+	return ph.verify(password), nil
+}
+
 // verify reports whether password matches. The derived keys are compared
 // in constant time; the derivation itself takes the same time for every
 // candidate.

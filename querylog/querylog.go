@@ -217,6 +217,12 @@ func (l *Log) Close() error {
 		l.maintCancel()
 		<-l.done
 		<-l.maintDone
+		// An Add that raced with Close may have queued after the writer's
+		// last look; count it rather than lose track of it.
+		for n := len(l.ch); n > 0; n-- {
+			<-l.ch
+			l.dropped.Add(1)
+		}
 		l.closeErr = errors.Join(l.ins.Close(), l.rdb.Close(), l.wdb.Close())
 	})
 	return l.closeErr

@@ -36,15 +36,12 @@ func (l *Log) run() {
 			for n := len(l.ch); n > 0; n-- {
 				batch = append(batch, <-l.ch)
 				if len(batch) == cap(batch) {
-					if !l.commit(batch, &backoff) {
-						batch = batch[:0]
-						if !l.sleep(backoff) {
-							l.finish(batch[:0])
-							return
-						}
-						continue
-					}
+					ok := l.commit(batch, &backoff)
 					batch = batch[:0]
+					if !ok && !l.sleep(backoff) {
+						l.finish(batch)
+						return
+					}
 				}
 			}
 		case <-l.stop:
@@ -57,7 +54,7 @@ func (l *Log) run() {
 		ok := l.commit(batch, &backoff)
 		batch = batch[:0]
 		if !ok && !l.sleep(backoff) {
-			l.finish(batch[:0])
+			l.finish(batch)
 			return
 		}
 	}

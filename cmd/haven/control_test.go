@@ -17,6 +17,7 @@ import (
 
 	"github.com/havendns/haven/api"
 	"github.com/havendns/haven/config"
+	"github.com/havendns/haven/querylog"
 	"github.com/havendns/haven/state"
 )
 
@@ -75,8 +76,22 @@ func (f *fakeControl) Entries(context.Context) ([]state.Entry, error) {
 func (f *fakeControl) Explain(context.Context, string, string, string) (any, error) {
 	return map[string]string{}, nil
 }
-func (f *fakeControl) Status(context.Context) (any, error) { return map[string]string{}, nil }
-func (f *fakeControl) RefreshLists(context.Context) error  { return nil }
+func (f *fakeControl) Status(context.Context) (api.Status, error) { return api.Status{}, nil }
+func (f *fakeControl) RefreshLists(context.Context) error         { return nil }
+
+// The console's methods are not used by the command line.
+func (f *fakeControl) Devices(context.Context) ([]api.Device, error) { return nil, nil }
+func (f *fakeControl) Search(context.Context, querylog.Filter) ([]querylog.Row, int64, error) {
+	return nil, 0, nil
+}
+func (f *fakeControl) Stats(context.Context, time.Time, time.Time, querylog.Bucket, string) ([]querylog.Stat, error) {
+	return nil, nil
+}
+func (f *fakeControl) Top(context.Context, time.Time, time.Time, bool, string, int) ([]querylog.Count, error) {
+	return nil, nil
+}
+func (f *fakeControl) DeleteDeviceLog(context.Context, string) (int64, error) { return 0, nil }
+func (f *fakeControl) Reload(context.Context) error                           { return nil }
 
 // writeConfig writes a config file with the given extra lines and returns
 // its path.

@@ -11,6 +11,7 @@
 //	haven allow [--config FILE] TARGET WHAT (--for DURATION | --until TIME)
 //	haven resume [--config FILE] TARGET
 //	haven status [--config FILE]
+//	haven password [--generate] < FILE
 //	haven version
 package main
 
@@ -35,6 +36,7 @@ Usage:
   haven allow  [--config FILE] TARGET WHAT (--for DURATION | --until TIME)
   haven resume [--config FILE] TARGET
   haven status [--config FILE]
+  haven password [--generate] < FILE
   haven version
 
 With no --config, haven runs on its built-in defaults: public DNS-over-TLS
@@ -43,6 +45,9 @@ upstreams and small embedded adult and malware lists.
 pause, allow, resume and status control a running server through its
 HTTP API (the config's http: address, with the token in its data_dir).
 TARGET is a device or profile name; WHAT a service, category or domain.
+
+password reads the web console's password from stdin (or makes one with
+--generate) and prints the config line that sets it.
 `
 
 func main() {
@@ -71,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = resumeCmd(args[1:], stdout, stderr)
 	case "status":
 		err = statusCmd(args[1:], stdout, stderr)
+	case "password":
+		err = passwordCmd(args[1:], os.Stdin, stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, usage)

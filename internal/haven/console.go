@@ -12,6 +12,7 @@ import (
 	"github.com/havendns/haven/metrics"
 	"github.com/havendns/haven/querylog"
 	"github.com/havendns/haven/state"
+	"github.com/havendns/haven/web"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,9 +23,13 @@ func (h *Haven) openQueryLog() error {
 	if cfg.DataDir == "" || !cfg.QueryLog.Enabled {
 		return nil
 	}
+	retention := cfg.QueryLog.Retention
+	if retention == 0 {
+		retention = querylog.KeepForever // the config's 0; the log's own 0 is its default
+	}
 	l, err := querylog.Open(querylog.Options{
 		Path:      filepath.Join(cfg.DataDir, "querylog.db"),
-		Retention: cfg.QueryLog.Retention,
+		Retention: retention,
 		Anonymize: cfg.QueryLog.Anonymize,
 		Logger:    h.log,
 		Now:       h.opt.Now,
@@ -92,7 +97,7 @@ func (h *Haven) Devices(ctx context.Context) ([]api.Device, error) {
 	return out, nil
 }
 
-var errNoLog = fmt.Errorf("the query log is off (it needs data_dir): %w", api.ErrNotFound)
+var errNoLog = fmt.Errorf("the query log is off (it needs data_dir): %w", api.ErrUnavailable)
 
 // Search pages through the query log.
 func (h *Haven) Search(ctx context.Context, f querylog.Filter) ([]querylog.Row, int64, error) {
@@ -127,4 +132,6 @@ func (h *Haven) DeleteDeviceLog(ctx context.Context, device string) (int64, erro
 }
 
 // console returns the web console's handler.
-func (h *Haven) console() http.Handler { return nil }
+func (h *Haven) console() http.Handler {
+	return web.New(web.Options{Backend: h, Logger: h.log, Now: h.opt.Now})
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/havendns/haven/api"
 	"github.com/havendns/haven/config"
 )
 
@@ -25,7 +26,7 @@ func (h *Haven) Reload(ctx context.Context) error {
 	}
 	cfg, err := config.Load(old.File)
 	if err != nil {
-		return err
+		return rejected{err}
 	}
 	if h.opt.Adjust != nil {
 		h.opt.Adjust(cfg)
@@ -160,3 +161,10 @@ func (h *Haven) WatchConfig(ctx context.Context, period time.Duration) {
 		}
 	}
 }
+
+// rejected is a config that did not load: its text is the file:line list,
+// and for the API it is the caller's mistake, not a server failure.
+type rejected struct{ err error }
+
+func (r rejected) Error() string   { return r.err.Error() }
+func (r rejected) Unwrap() []error { return []error{r.err, api.ErrInvalid} }

@@ -15,6 +15,8 @@ var scheduleZone = []string{
 	"homework.test. 300 IN A 192.0.2.20",
 	"social.test. 300 IN A 192.0.2.21",
 	"games.test. 300 IN A 192.0.2.22",
+	"lessons.homework.test. 300 IN CNAME video.cdn.test.",
+	"video.cdn.test. 300 IN A 192.0.2.23",
 }
 
 const (
@@ -118,6 +120,8 @@ func TestScheduleTimeline(t *testing.T) {
 		{at: at(thursday, 21, 0, 5), src: kidIP, name: "example.com.", want: bedtime, annotation: "bedtime blocks everything"},
 		{at: at(thursday, 21, 0, 5), src: kidIP, name: "social.test.", want: bedtime, annotation: "bedtime blocks everything"},
 		{at: at(thursday, 21, 0, 5), src: kidIP, name: "homework.test.", want: homework, annotation: "the profile's allow entries beat bedtime"},
+		{at: at(thursday, 21, 0, 5), src: kidIP, name: "lessons.homework.test.", want: "NOERROR CNAME video.cdn.test.; A 192.0.2.23", annotation: "an allowed name's CNAME target is not put to bed"},
+		{at: at(thursday, 21, 0, 5), src: kidIP, name: "video.cdn.test.", want: bedtime, annotation: "though asked for itself it is"},
 		{at: at(thursday, 21, 0, 5), src: adultIP, name: "example.com.", want: plain, annotation: "adults have no bedtime"},
 		{at: at(thursday, 21, 0, 5), src: teenIP, name: "example.com.", want: plain, annotation: "teens have no bedtime"},
 		{at: at(friday, 6, 59, 30), src: kidIP, name: "example.com.", want: bedtime, ttl: 30, annotation: crossNight},

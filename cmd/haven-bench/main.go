@@ -1,0 +1,35 @@
+// Command haven-bench measures Haven against references in one run: Unbound
+// (a caching forwarder with the same blocklist) and a null responder (the
+// fastest a miekg/dns server answers on this machine), all forwarding to
+// one fake upstream, all on 127.0.0.1, loaded by dnsperf. Only ratios
+// within one run mean anything: the load generator shares the cores.
+//
+//	go run ./cmd/haven-bench [--quick] [--rounds N] [--duration SECONDS] [--out FILE.json]
+//
+// The subcommands "upstream" and "null" are the fake upstream and the null
+// responder; the benchmark runs them as its own child processes.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "upstream", "null":
+			if err := serveResponder(args[0], args[1:], stdout, stderr); err != nil {
+				fmt.Fprintf(stderr, "haven-bench %s: %v\n", args[0], err)
+				return 1
+			}
+			return 0
+		}
+	}
+	return benchMain(args, stdout, stderr)
+}
