@@ -34,6 +34,8 @@ type bench struct {
 	tick     time.Duration
 	upstream *proc
 	havenBin string
+	self     string // this program, run as the fake upstream and null responder
+	listFile string
 	servers  []*target
 	list     []string
 	files    map[string]string // workload → query file (zipf, mix)
@@ -93,32 +95,45 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		defer os.RemoveAll(b.dir)
 	}
 	defer b.procs.stopAll()
-	if err := b.setup(ctx); err != nil {
+	if err := b.prepare(ctx); err != nil {
 		return nil, err
 	}
-	if b.opt.warmup {
-		if err := b.warmup(ctx); err != nil {
+	for _, w := range b.opt.workloads {
+		if err := b.runWorkload(ctx, w); err != nil {
 			return nil, err
-		}
-	}
-	for round := 1; round <= b.opt.rounds; round++ {
-		for _, w := range b.opt.workloads {
-			// Rotate the order each round, so that no server is always
-			// measured right after the same neighbour.
-			n := len(b.servers)
-			for i := range n {
-				t := b.servers[(i+round-1)%n]
-				if err := b.measure(ctx, w, t, round); err != nil {
-					return nil, err
-				}
-			}
 		}
 	}
 	return b.report(), nil
 }
 
-// setup builds the list and query files and starts the servers.
-func (b *bench) setup(ctx context.Context) error {
+// runWorkload measures every server on workload w, in fresh processes, so
+// that its caches and RSS owe nothing to the workloads before it.
+func (b *bench) runWorkload(ctx context.Context, w string) error {
+	defer b.procs.stopAll()
+	if err := b.startServers(ctx, w); err != nil {
+		return err
+	}
+	if f := b.files[w]; f != "" && b.opt.warmup {
+		if err := b.warmup(ctx, w, f); err != nil {
+			return err
+		}
+	}
+	for round := 1; round <= b.opt.rounds; round++ {
+		// Rotate the order each round, so that no server is always
+		// measured right after the same neighbour.
+		n := len(b.servers)
+		for i := range n {
+			t := b.servers[(i+round-1)%n]
+			if err := b.measure(ctx, w, t, round); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// prepare writes the list and query files and builds Haven.
+func (b *bench) prepare(ctx context.Context) error {
 	var err error
 	fmt.Fprintf(b.log, "reading the first %d names of %s\n", b.opt.listSize, b.opt.list)
 	if b.list, err = readNames(b.opt.list, b.opt.listSize); err != nil {
@@ -127,8 +142,8 @@ func (b *bench) setup(ctx context.Context) error {
 	if len(b.list) < b.opt.listSize {
 		fmt.Fprintf(b.log, "note: the list has only %d usable names\n", len(b.list))
 	}
-	listFile := filepath.Join(b.dir, "list.txt")
-	if err := writeNames(listFile, b.list); err != nil {
+	b.listFile = filepath.Join(b.dir, "list.txt")
+	if err := writeNames(b.listFile, b.list); err != nil {
 		return err
 	}
 	if err := b.writeWorkloads(); err != nil {
@@ -140,31 +155,35 @@ func (b *bench) setup(ctx context.Context) error {
 			return err
 		}
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	up, upAddr, err := b.procs.startResponder(self, "upstream")
+	b.self, err = os.Executable()
+	return err
+}
+
+// startServers starts the fake upstream and the servers, and checks that
+// each answers as expected.
+func (b *bench) startServers(ctx context.Context, w string) error {
+	b.servers = nil
+	up, upAddr, err := b.procs.startResponder(b.self, "upstream")
 	if err != nil {
 		return fmt.Errorf("fake upstream: %w", err)
 	}
 	b.upstream = up
 	fmt.Fprintf(b.log, "fake upstream on %s (pid %d)\n", upAddr, up.Pid())
 
-	null, nullAddr, err := b.procs.startResponder(self, "null")
+	null, nullAddr, err := b.procs.startResponder(b.self, "null")
 	if err != nil {
 		return fmt.Errorf("null responder: %w", err)
 	}
 	b.servers = append(b.servers, &target{name: "null", addr: nullAddr, proc: null})
 
 	if !b.opt.skipUnbound {
-		t, err := b.startUnbound(upAddr)
+		t, err := b.startUnbound(upAddr, w)
 		if err != nil {
 			return err
 		}
 		b.servers = append(b.servers, t)
 	}
-	t, err := b.startHaven(b.havenBin, upAddr, listFile)
+	t, err := b.startHaven(upAddr, w)
 	if err != nil {
 		return err
 	}
@@ -181,12 +200,12 @@ func (b *bench) setup(ctx context.Context) error {
 	return nil
 }
 
-func (b *bench) startUnbound(upstream string) (*target, error) {
+func (b *bench) startUnbound(upstream, w string) (*target, error) {
 	listen, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(b.dir, "unbound")
+	dir := filepath.Join(b.dir, "unbound-"+w)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -201,39 +220,38 @@ func (b *bench) startUnbound(upstream string) (*target, error) {
 	return &target{name: "unbound", addr: listen, proc: p}, nil
 }
 
-func (b *bench) startHaven(bin, upstream, listFile string) (*target, error) {
+func (b *bench) startHaven(upstream, w string) (*target, error) {
+	bin := b.havenBin
 	listen, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	conf, err := writeHavenConfFile(b.dir, havenConf{Listen: listen, Upstream: upstream, List: listFile})
+	dir := filepath.Join(b.dir, "haven-"+w)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	conf, err := writeHavenConfFile(dir, havenConf{Listen: listen, Upstream: upstream, List: b.listFile})
 	if err != nil {
 		return nil, err
 	}
 	if out, err := exec.Command(bin, "config", "check", conf).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("haven config check %s: %w: %s", conf, err, out)
 	}
-	p, _, err := b.procs.start("haven", filepath.Join(b.dir, "haven.log"), bin, "serve", "--config", conf)
+	p, _, err := b.procs.start("haven", filepath.Join(dir, "haven.log"), bin, "serve", "--config", conf)
 	if err != nil {
 		return nil, err
 	}
 	return &target{name: "haven", addr: listen, proc: p}, nil
 }
 
-// warmup sends each server one pass of the zipf and mix files, so that
+// warmup sends each server one pass of the workload's file, so that
 // round 1 measures warm caches like the rounds after it.
-func (b *bench) warmup(ctx context.Context) error {
-	for _, w := range b.opt.workloads {
-		f := b.files[w]
-		if f == "" {
-			continue
-		}
-		for _, t := range b.servers {
-			fmt.Fprintf(b.log, "warm-up %s %s\n", w, t.name)
-			_, err := runPerf(ctx, perfArgs{addr: t.addr, file: f, clients: b.opt.clients, outstanding: b.opt.outstanding, timeout: 3 * time.Second})
-			if err != nil {
-				return fmt.Errorf("warm-up %s %s: %w", w, t.name, err)
-			}
+func (b *bench) warmup(ctx context.Context, w, file string) error {
+	for _, t := range b.servers {
+		fmt.Fprintf(b.log, "warm-up %s %s\n", w, t.name)
+		_, err := runPerf(ctx, perfArgs{addr: t.addr, file: file, clients: b.opt.clients, outstanding: b.opt.outstanding, timeout: 3 * time.Second})
+		if err != nil {
+			return fmt.Errorf("warm-up %s %s: %w", w, t.name, err)
 		}
 	}
 	return nil

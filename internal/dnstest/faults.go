@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -12,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // Faults below the DNS layer, where a dns.Handler cannot reach: a UDP server
@@ -112,20 +113,23 @@ func GarbageReply(seed uint64) func(Datagram) [][]byte {
 	}
 }
 
-// TruncatedReply answers every query with its own header, QR and TC set and
-// every count zero: "too big, ask again over TCP". Datagrams shorter than a
-// header get nothing.
+// TruncatedReply answers every query with an empty reply to it, TC set:
+// "too big for UDP, ask again over TCP". What does not parse as a query
+// gets nothing.
 func TruncatedReply() func(Datagram) [][]byte {
 	return func(d Datagram) [][]byte {
-		if len(d.Data) < 12 {
+		q := new(dns.Msg)
+		if q.Unpack(d.Data) != nil {
 			return nil
 		}
-		h := append([]byte(nil), d.Data[:12]...)
-		flags := binary.BigEndian.Uint16(h[2:])
-		flags |= 1<<15 | 1<<9 // QR, TC
-		binary.BigEndian.PutUint16(h[2:], flags)
-		clear(h[4:])
-		return [][]byte{h}
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Truncated = true
+		b, err := m.Pack()
+		if err != nil {
+			return nil
+		}
+		return [][]byte{b}
 	}
 }
 

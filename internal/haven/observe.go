@@ -4,8 +4,10 @@ import (
 	"time"
 
 	"github.com/havendns/haven/config"
+	"github.com/havendns/haven/metrics"
 	"github.com/havendns/haven/querylog"
 	"github.com/havendns/haven/resolver"
+	"github.com/havendns/haven/server/access"
 )
 
 // observe is called by the server after every answer is written: it feeds
@@ -27,8 +29,17 @@ func (h *Haven) observe(q *resolver.Query, rcode int, d time.Duration) {
 	h.qlog.Add(querylog.EntryOf(q, rcode, h.opt.Now(), d))
 }
 
-// refused is called for each query the access guard turns away.
-func (h *Haven) refused(reason string) { h.metrics.Refused(reason) }
+// refused is called for each query the access guard turns away, with the
+// guard's reason, which becomes one of the metric's documented labels.
+func (h *Haven) refused(reason string) { h.metrics.Refused(refusedReason(reason)) }
+
+func refusedReason(why string) string {
+	switch why {
+	case access.ClientRate.String(), access.PrefixRate.String():
+		return metrics.ReasonRateLimit
+	}
+	return metrics.ReasonACL // denied, or outside the allow list
+}
 
 // setLogLevels records each profile's query log level.
 func (h *Haven) setLogLevels(cfg *config.Config) {

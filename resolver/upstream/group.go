@@ -119,6 +119,13 @@ func (g *Group) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, string, err
 		}
 	}
 	if fallback != nil {
+		// What every upstream refused or failed is, for Haven's own
+		// client, a server failure: passing on REFUSED or NOTIMP would
+		// read as Haven refusing the client.
+		if fallback.Rcode != dns.RcodeServerFailure {
+			fallback.Rcode = dns.RcodeServerFailure
+			fallback.Answer, fallback.Ns = nil, nil
+		}
 		return fallback, fallbackFrom, nil
 	}
 	return nil, "", fmt.Errorf("all upstreams failed: %w", errors.Join(errs...))
