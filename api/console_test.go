@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/havendns/haven/internal/dnstest"
 )
 
 const testPassword = "correct horse battery"
@@ -24,24 +26,6 @@ var testHash = sync.OnceValue(func() string {
 	}
 	return h
 })
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fakeConsole answers every request with its path and the CSRF token of
 // the request's session, and counts the requests that reach it.
@@ -72,18 +56,18 @@ type consoleEnv struct {
 	srv     *Server
 	ctl     *fakeController
 	console *fakeConsole
-	clock   *fakeClock
+	clock   *dnstest.Clock
 }
 
 // startConsole runs a server with a console, a password and metrics.
 func startConsole(tb testing.TB, opt Options) *consoleEnv {
 	tb.Helper()
-	env := &consoleEnv{ctl: &fakeController{}, console: &fakeConsole{}, clock: &fakeClock{t: testNow()}}
+	env := &consoleEnv{ctl: &fakeController{}, console: &fakeConsole{}, clock: dnstest.NewClock(testNow())}
 	opt.Addr = "127.0.0.1:0"
 	opt.Controller = env.ctl
 	opt.Token = testToken
 	opt.Console = env.console
-	opt.Now = env.clock.now
+	opt.Now = env.clock.Now
 	if opt.PasswordHash == "" && opt.DataDir == "" {
 		opt.PasswordHash = testHash()
 	}
@@ -301,7 +285,7 @@ func TestLogin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env.clock.add(time.Minute) // stay under the rate limit
+			env.clock.Advance(time.Minute) // stay under the rate limit
 			c := browser(t)
 			hdr := map[string]string{"Content-Type": formType["Content-Type"]}
 			for k, v := range tt.hdr {
@@ -339,11 +323,11 @@ func TestLoginRateLimit(t *testing.T) {
 	if _, loc := postForm(t, c, env.base+LoginPath, url.Values{PasswordField: {testPassword}}); loc != "/login?error=limited" {
 		t.Fatalf("attempt %d: to %q, want limited", loginBurst+1, loc)
 	}
-	env.clock.add(loginInterval / 2)
+	env.clock.Advance(loginInterval / 2)
 	if _, loc := postForm(t, c, env.base+LoginPath, url.Values{PasswordField: {testPassword}}); loc != "/login?error=limited" {
 		t.Fatalf("half an interval later: to %q, want limited", loc)
 	}
-	env.clock.add(loginInterval)
+	env.clock.Advance(loginInterval)
 	if _, loc := postForm(t, c, env.base+LoginPath, url.Values{PasswordField: {testPassword}}); loc != "/" {
 		t.Fatalf("after the interval: to %q, want logged in", loc)
 	}
@@ -387,15 +371,15 @@ func TestLogoutAndExpiry(t *testing.T) {
 
 	// A session ends after 12 idle hours; use keeps it alive.
 	env.login(t, c)
-	env.clock.add(sessionIdle - time.Minute)
+	env.clock.Advance(sessionIdle - time.Minute)
 	if code, _, _ := send(t, c, "GET", env.base+"/api/v1/state", "", nil); code != 200 {
 		t.Fatalf("used within the idle time: %d", code)
 	}
-	env.clock.add(sessionIdle - time.Minute)
+	env.clock.Advance(sessionIdle - time.Minute)
 	if code, _, _ := send(t, c, "GET", env.base+"/api/v1/state", "", nil); code != 200 {
 		t.Fatalf("used again within the idle time: %d", code)
 	}
-	env.clock.add(sessionIdle)
+	env.clock.Advance(sessionIdle)
 	if code, _, _ := send(t, c, "GET", env.base+"/api/v1/state", "", nil); code != 401 {
 		t.Errorf("after 12 idle hours: %d, want 401", code)
 	}

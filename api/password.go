@@ -8,11 +8,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 )
@@ -151,8 +149,7 @@ func LoadOrCreatePassword(dataDir string) (hash, generated string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("console password: %w", err)
 	}
-	// O_EXCL: if another process created the file meanwhile, use theirs.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err = createSecret(path, hash)
 	if errors.Is(err, fs.ErrExist) {
 		hash, err = readPasswordFile(path)
 		return hash, "", err
@@ -160,30 +157,11 @@ func LoadOrCreatePassword(dataDir string) (hash, generated string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("console password: %w", err)
 	}
-	_, werr := f.WriteString(hash + "\n")
-	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-		_ = os.Remove(path)
-		return "", "", fmt.Errorf("console password: writing %s: %w", path, err)
-	}
 	return hash, generated, nil
 }
 
 func readPasswordFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("console password: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("console password: %w", err)
-	}
-	// The hash is slow to crack, not impossible: keep it from other users
-	// as the token is.
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o007 != 0 {
-		return "", fmt.Errorf("console password: %s is accessible by other users (mode %04o); run chmod 600 on it", path, fi.Mode().Perm())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 1025))
+	b, err := readSecret(path)
 	if err != nil {
 		return "", fmt.Errorf("console password: %w", err)
 	}

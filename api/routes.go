@@ -191,11 +191,7 @@ func (s *Server) pause(w http.ResponseWriter, r *http.Request) error {
 	if err := need("target", req.Target); err != nil {
 		return err
 	}
-	until, err := expiry(s.now(), req.For, req.Until)
-	if err != nil {
-		return err
-	}
-	by, err := byWhom(req.By)
+	until, by, err := s.terms(req.For, req.Until, req.By)
 	if err != nil {
 		return err
 	}
@@ -229,11 +225,7 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request) error {
 	if err := need("what", req.What); err != nil {
 		return err
 	}
-	until, err := expiry(s.now(), req.For, req.Until)
-	if err != nil {
-		return err
-	}
-	by, err := byWhom(req.By)
+	until, by, err := s.terms(req.For, req.Until, req.By)
 	if err != nil {
 		return err
 	}
@@ -244,6 +236,20 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request) error {
 	s.log.Info("exception added", "target", e.Target, "what", e.What, "until", e.Until, "by", by)
 	writeJSON(w, http.StatusOK, fromState(e))
 	return nil
+}
+
+// terms checks the for, until and by fields that pause and allow requests
+// share, and returns when the entry ends and who asked.
+func (s *Server) terms(forStr, untilStr, by string) (time.Time, string, error) {
+	until, err := expiry(s.now(), forStr, untilStr)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	by, err = byWhom(by)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	return until, by, nil
 }
 
 // ResumeRequest is the body of POST /api/v1/resume.

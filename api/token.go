@@ -5,11 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 )
 
@@ -34,18 +32,12 @@ func LoadOrCreateToken(dataDir string) (string, error) {
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	tok = base64.RawURLEncoding.EncodeToString(b[:])
 	path := filepath.Join(dataDir, TokenFile)
-	// O_EXCL: if another process created the file meanwhile, use theirs.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err = createSecret(path, tok)
 	if errors.Is(err, fs.ErrExist) {
 		return ReadToken(dataDir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("api token: %w", err)
-	}
-	_, werr := f.WriteString(tok + "\n")
-	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-		_ = os.Remove(path)
-		return "", fmt.Errorf("api token: writing %s: %w", path, err)
 	}
 	return tok, nil
 }
@@ -57,26 +49,11 @@ func ReadToken(dataDir string) (string, error) {
 		return "", errors.New("api token: no data directory")
 	}
 	path := filepath.Join(dataDir, TokenFile)
-	f, err := os.Open(path)
+	b, err := readSecret(path)
 	if err != nil {
 		return "", fmt.Errorf("api token: %w", err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("api token: %w", err)
-	}
-	// Anyone who can read the token can switch filtering off; anyone who
-	// can write it can lock the owner out. A group may share it (an admin
-	// group running the CLI), the world may not.
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o007 != 0 {
-		return "", fmt.Errorf("api token: %s is accessible by other users (mode %04o); run chmod 600 on it", path, fi.Mode().Perm())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 1025))
-	if err != nil {
-		return "", fmt.Errorf("api token: %w", err)
-	}
-	if len(b) > 1024 {
+	if len(b) > maxSecret {
 		return "", fmt.Errorf("api token: %s is too large to be a token", path)
 	}
 	tok := strings.TrimSpace(string(b))

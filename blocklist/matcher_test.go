@@ -201,6 +201,9 @@ func TestNewMatcherErrors(t *testing.T) {
 }
 
 func TestMatcherLookupDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race: regexp's pooled machines are dropped at random")
+	}
 	m := semanticsMatcher(t)
 	for _, name := range []string{"www.example.com", "ads.example.com.", "ad12.pattern.example",
 		"ad7.pattern.example", "forced1.example", "nothing.here.example", strings.Repeat("a.", 200) + "x"} {

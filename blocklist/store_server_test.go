@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/havendns/haven/internal/dnstest"
 )
 
 // listServer serves one list on 127.0.0.1 and can be told to misbehave.
@@ -123,29 +125,14 @@ func (ls *listServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// clock is a settable test clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newTestClock returns a test clock at the tests' fixed start time.
+func newTestClock() *dnstest.Clock {
+	return dnstest.NewClock(time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // newTestStore returns a Store that logs to the test output, retries fast
 // and uses dir as DataDir ("" for memory only).
-func newTestStore(t testing.TB, dir string, c *testClock, mod func(*StoreOptions)) *Store {
+func newTestStore(t testing.TB, dir string, c *dnstest.Clock, mod func(*StoreOptions)) *Store {
 	t.Helper()
 	opt := StoreOptions{
 		DataDir: dir,

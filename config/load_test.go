@@ -129,16 +129,38 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
+// goodCase is a config body (after an upstreams line) that must parse, and
+// the value check picks out of the result.
+type goodCase struct {
+	name  string
+	yaml  string
+	check func(*Config) any // returns the field under test
+	want  any
+}
+
+// runGood parses each case with a relative file name (to show how paths
+// are resolved) and compares the field under test.
+func runGood(t *testing.T, tests []goodCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := "upstreams: 9.9.9.9\n" + tt.yaml + "\n"
+			c, err := Parse(filepath.Join("etc", "t.yaml"), []byte(y))
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", y, err)
+			}
+			if got := tt.check(c); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestParseGood checks the forms a value may take, one field at a time.
 func TestParseGood(t *testing.T) {
 	v4 := netip.MustParseAddr("192.0.2.1")
 	v6 := netip.MustParseAddr("2001:db8::1")
-	tests := []struct {
-		name  string
-		yaml  string
-		check func(*Config) any // returns the field under test
-		want  any
-	}{
+	tests := []goodCase{
 		{"listen single", "listen: \"127.0.0.1:5353\"", func(c *Config) any { return c.Listen }, []string{"127.0.0.1:5353"}},
 		{"listen all addresses", "listen: [\":53\"]", func(c *Config) any { return c.Listen }, []string{":53"}},
 		{"listen canonical", "listen: [\"[0:0::1]:053\", \"127.0.0.1:0\"]", func(c *Config) any { return c.Listen }, []string{"[::1]:53", "127.0.0.1:0"}},
@@ -180,18 +202,7 @@ func TestParseGood(t *testing.T) {
 		{"category names", "lists: {a: [x], z9_-: [x], " + strings.Repeat("b", 32) + ": [x]}", func(c *Config) any { return len(c.Lists) }, 3},
 		{"64 categories", "lists:\n" + manyCategories(64), func(c *Config) any { return len(c.Lists) }, 64},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			y := "upstreams: 9.9.9.9\n" + tt.yaml + "\n"
-			c, err := Parse(filepath.Join("etc", "t.yaml"), []byte(y))
-			if err != nil {
-				t.Fatalf("Parse(%q): %v", y, err)
-			}
-			if got := tt.check(c); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
+	runGood(t, tests)
 }
 
 // TestParseManyErrors checks that one run reports every problem, in line

@@ -145,12 +145,7 @@ func TestParsePolicyGood(t *testing.T) {
 		}
 		return Profile{}
 	}
-	tests := []struct {
-		name  string
-		yaml  string
-		check func(*Config) any
-		want  any
-	}{
+	tests := []goodCase{
 		{"no profiles", "block: [tiktok]\nallow: [a.example]\nanswer: refused",
 			func(c *Config) any { p, _ := zones(c.Profiles); return []any{p, c.DefaultProfile} },
 			[]any{[]Profile{{Name: "default", Block: []string{"tiktok"}, Allow: []string{"a.example"}, Answer: Answer{Mode: AnswerRefused, TTL: time.Minute}, Log: LogAll}}, "default"}},
@@ -218,18 +213,7 @@ func TestParsePolicyGood(t *testing.T) {
 		{"cert relative", "cert: {cert: c.pem, key: /k.pem}\nhttps: {listen: \":443\"}", func(c *Config) any { return c.Cert }, Certificate{Cert: filepath.Join("etc", "c.pem"), Key: "/k.pem"}},
 		{"http", "http: \"[::1]:8053\"", func(c *Config) any { return c.HTTP }, "[::1]:8053"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			y := "upstreams: 9.9.9.9\n" + tt.yaml + "\n"
-			c, err := Parse(filepath.Join("etc", "t.yaml"), []byte(y))
-			if err != nil {
-				t.Fatalf("Parse(%q): %v", y, err)
-			}
-			if got := tt.check(c); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
+	runGood(t, tests)
 }
 
 func manySchedules(n int) string {

@@ -149,7 +149,10 @@ func (p *parser) days(n *yaml.Node, what string) ([7]bool, bool) {
 	return set, ok
 }
 
-// namedDays is the set of days a name stands for.
+// namedDays is the set of days a name stands for. It is a copy of
+// policy/schedule's namedDays, kept because config imports nothing of
+// Haven's: the two must accept the same names and give the same sets
+// (TestDaysAgree in policy/schedule checks it).
 func namedDays(name string) ([7]bool, bool) {
 	switch strings.ToLower(name) {
 	case "sun", "sunday":

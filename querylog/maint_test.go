@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/havendns/haven/internal/dnstest"
 )
 
 func TestAnonymize(t *testing.T) {
@@ -73,7 +75,7 @@ func TestAnonymize(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	clock := &fakeClock{now}
+	clock := dnstest.NewClock(now)
 	es := []Entry{
 		{Time: now.Add(-48 * time.Hour), Name: "old.example"},
 		{Time: now.Add(-25 * time.Hour), Name: "old.example"},

@@ -56,11 +56,6 @@ func addAll(tb testing.TB, l *Log, es ...Entry) {
 	flush(tb, l)
 }
 
-// fakeClock is a settable clock for Options.Now.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) Now() time.Time { return c.t }
-
 func TestOpenErrors(t *testing.T) {
 	if _, err := Open(Options{}); err == nil {
 		t.Error("Open with no path: want error")

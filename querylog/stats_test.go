@@ -6,19 +6,21 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/havendns/haven/internal/dnstest"
 )
 
 // statsData spreads queries over four days, each stamped by a clock that
 // is moved forward between them as a running server's would be.
 func statsData() []Entry {
-	clock := &fakeClock{}
+	clock := dnstest.NewClock(time.Time{})
 	var es []Entry
 	at := func(day, h, m int, dev, prof, dec, cat string) {
-		clock.t = time.Date(2025, 3, day, h, m, 0, 0, time.UTC)
+		clock.Set(time.Date(2025, 3, day, h, m, 0, 0, time.UTC))
 		es = append(es, Entry{Time: clock.Now(), Device: dev, Profile: prof,
 			Name: "x.example", Decision: dec, Category: cat})
 	}
-	clock.t = time.Date(2025, 3, 9, 23, 59, 59, 999e6, time.UTC)
+	clock.Set(time.Date(2025, 3, 9, 23, 59, 59, 999e6, time.UTC))
 	es = append(es, Entry{Time: clock.Now(), Device: "tablet", Profile: "kids", Decision: "allowed"})
 	at(10, 8, 10, "tablet", "kids", "blocked", "ads")
 	at(10, 8, 40, "tablet", "kids", "allowed", "")

@@ -38,7 +38,7 @@ func TestFilePersists(t *testing.T) {
 
 	// Entries that ended while the store was closed are not loaded.
 	g.Close()
-	c.Add(time.Hour)
+	c.Advance(time.Hour)
 	h := openFile(t, path, c)
 	if got := ids(list(t, h)); !slices.Equal(got, []string{"p2", "a3"}) {
 		t.Errorf("an hour later, loaded %v, want [p2 a3]", got)

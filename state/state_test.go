@@ -3,33 +3,17 @@ package state
 import (
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/havendns/haven/internal/dnstest"
 )
 
 // t0 is the tests' "now"; the fake clock starts there.
 var t0 = time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)
 
-// clock is a settable time source, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock returns a test clock at t0.
+func newClock() *dnstest.Clock { return dnstest.NewClock(t0) }
 
 func TestEntryActive(t *testing.T) {
 	e := Entry{Until: t0}

@@ -9,20 +9,22 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/havendns/haven/internal/dnstest"
 )
 
 // storeKinds are the Store implementations every store test runs against.
 var storeKinds = []struct {
 	name string
-	open func(tb testing.TB, c *clock) Store
+	open func(tb testing.TB, c *dnstest.Clock) Store
 }{
-	{"memory", func(tb testing.TB, c *clock) Store { return NewMemoryClock(c.Now) }},
-	{"file", func(tb testing.TB, c *clock) Store {
+	{"memory", func(tb testing.TB, c *dnstest.Clock) Store { return NewMemoryClock(c.Now) }},
+	{"file", func(tb testing.TB, c *dnstest.Clock) Store {
 		return openFile(tb, filepath.Join(tb.TempDir(), "state.json"), c)
 	}},
 }
 
-func openFile(tb testing.TB, path string, c *clock) *File {
+func openFile(tb testing.TB, path string, c *dnstest.Clock) *File {
 	tb.Helper()
 	f, err := OpenFile(path, FileOptions{Now: c.Now})
 	if err != nil {
@@ -70,7 +72,7 @@ func ids(es []Entry) []string {
 
 // fixture is a small household: a paused device, a paused profile and
 // three grants. IDs are fixed so tests can name them.
-func fixture(tb testing.TB, s Store, c *clock) {
+func fixture(tb testing.TB, s Store, c *dnstest.Clock) {
 	tb.Helper()
 	for i, e := range []Entry{
 		{ID: "p1", Target: "kid-ipad", Kind: Pause, Until: t0.Add(time.Hour), By: "cli"},
@@ -93,7 +95,7 @@ func TestStorePutList(t *testing.T) {
 				t.Fatalf("new store lists %v", got)
 			}
 			a := put(t, s, Entry{Target: "kid-ipad", Kind: Allow, What: "youtube", Until: t0.Add(30 * time.Minute), By: "cli"})
-			c.Add(time.Second)
+			c.Advance(time.Second)
 			p := put(t, s, Entry{Target: "kids", Kind: Pause, Until: t0.Add(time.Hour)})
 			if a.ID == "" || p.ID == "" || a.ID == p.ID {
 				t.Fatalf("IDs %q, %q: want distinct, non-empty", a.ID, p.ID)
@@ -190,7 +192,7 @@ func TestStorePrune(t *testing.T) {
 			if n, err := s.Prune(ctx); n != 0 || err != nil {
 				t.Fatalf("Prune with nothing expired = %d, %v", n, err)
 			}
-			c.Add(time.Hour) // a1 (30m), p1 and a2 (1h, ending exactly now) are over
+			c.Advance(time.Hour) // a1 (30m), p1 and a2 (1h, ending exactly now) are over
 			if n, err := s.Prune(ctx); n != 3 || err != nil {
 				t.Fatalf("Prune = %d, %v; want 3", n, err)
 			}
@@ -199,12 +201,12 @@ func TestStorePrune(t *testing.T) {
 			}
 
 			// A write prunes too, and Delete counts only what it was asked for.
-			c.Add(time.Hour) // p2 is over
+			c.Advance(time.Hour) // p2 is over
 			put(t, s, Entry{ID: "n", Target: "kids", Kind: Pause, Until: c.Now().Add(time.Minute)})
 			if got := ids(list(t, s)); !slices.Equal(got, []string{"a3", "n"}) {
 				t.Errorf("after Put, left %v, want [a3 n]", got)
 			}
-			c.Add(time.Hour) // a3 and n are over
+			c.Advance(time.Hour) // a3 and n are over
 			if n, err := s.Delete(ctx, Filter{ID: "n"}); n != 1 || err != nil {
 				t.Errorf("Delete(n) = %d, %v; want 1", n, err)
 			}
@@ -228,7 +230,7 @@ func TestStoreFull(t *testing.T) {
 				t.Fatalf("Put beyond the limit = %v, want ErrFull", err)
 			}
 			put(t, s, Entry{ID: "0", Target: "kids", Kind: Pause, Until: t0.Add(time.Hour)}) // a replacement fits
-			c.Add(2 * time.Minute)                                                           // "1" ends ("0" was extended)
+			c.Advance(2 * time.Minute)                                                       // "1" ends ("0" was extended)
 			put(t, s, Entry{Target: "kids", Kind: Pause, Until: t0.Add(time.Hour)})
 			if n := len(list(t, s)); n != 3 {
 				t.Errorf("%d entries, want 3", n)

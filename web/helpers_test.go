@@ -281,21 +281,20 @@ func client(tb testing.TB) *http.Client {
 func get(tb testing.TB, c *http.Client, u string) (int, string, string) {
 	tb.Helper()
 	resp, err := c.Get(u)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return resp.StatusCode, string(b), resp.Header.Get("Location")
+	return result(tb, resp, err)
 }
 
 // post posts a form and returns the status, the body and the redirect.
 func post(tb testing.TB, c *http.Client, u string, form url.Values) (int, string, string) {
 	tb.Helper()
 	resp, err := c.PostForm(u, form)
+	return result(tb, resp, err)
+}
+
+// result reads a response whole and returns the status, the body and the
+// redirect; err, the request's error, fails the test.
+func result(tb testing.TB, resp *http.Response, err error) (int, string, string) {
+	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -256,7 +256,8 @@ func TestUnboundConf(t *testing.T) {
 func TestHavenConf(t *testing.T) {
 	dir := t.TempDir()
 	list := filepath.Join(dir, "list.txt")
-	path, err := writeHavenConfFile(dir, havenConf{Listen: "127.0.0.1:5301", Upstream: "127.0.0.1:5302", List: list})
+	data := filepath.Join(dir, "data")
+	path, err := writeHavenConfFile(dir, havenConf{Listen: "127.0.0.1:5301", Upstream: "127.0.0.1:5302", List: list, DataDir: data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,5 +270,8 @@ func TestHavenConf(t *testing.T) {
 	}
 	if !slices.Equal(cfg.Block, []string{"bench"}) || len(cfg.Lists) != 1 || cfg.Lists[0].Source.Path != list || cfg.Cache.Size == 0 {
 		t.Errorf("block %v, lists %+v, cache %+v: want list file blocked as bench, cache on", cfg.Block, cfg.Lists, cfg.Cache)
+	}
+	if cfg.DataDir != data || !cfg.QueryLog.Enabled {
+		t.Errorf("data_dir %q, query log %+v: want %s and the log on", cfg.DataDir, cfg.QueryLog, data)
 	}
 }

@@ -12,12 +12,15 @@ import (
 
 // havenConf is the Haven under test: a caching forwarder to the fake
 // upstream with the list blocked as category "bench". It uses only keys
-// config/README.md documents; logging (and the query log, once it exists)
-// stays at its defaults so that the benchmark measures what users run.
+// config/README.md documents. Everything else stays at its defaults so
+// that the benchmark measures what users run: the data directory turns on
+// the query log (querylog.enabled defaults to true but needs data_dir), and
+// the rate limit does not apply to loopback clients by default.
 type havenConf struct {
 	Listen   string // 127.0.0.1:PORT
 	Upstream string // 127.0.0.1:PORT of the fake upstream
 	List     string // file of names, one a line
+	DataDir  string // runtime state and the query log
 }
 
 // writeHavenConf writes c as a Haven YAML config. refresh: 0 keeps the
@@ -27,11 +30,12 @@ func writeHavenConf(w io.Writer, c havenConf) error {
 listen: [%q]
 upstreams: [%q]
 cache: {size: 100000}
+data_dir: %q
 refresh: 0
 lists:
   bench: [{file: %q, name: "haven-bench list"}]
 block: [bench]
-`, c.Listen, "udp://"+c.Upstream, c.List)
+`, c.Listen, "udp://"+c.Upstream, c.DataDir, c.List)
 	return err
 }
 

@@ -27,102 +27,55 @@ import (
 const controlTimeout = 30 * time.Second
 
 func pauseCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("pause", stderr)
-	file := fs.String("config", "", "config `file` of the running server (default: built-in defaults)")
-	var w whenFlags
-	w.register(fs, "pause")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: haven pause [--config FILE] TARGET (--for DURATION | --until TIME)")
-		fmt.Fprintln(stderr, "\nBlocks everything but the allow list for a device or profile.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	file, pos, when, err := parseTimed("pause", "pause", args, 1, stderr, "usage: haven pause [--config FILE] TARGET (--for DURATION | --until TIME)\n\n"+
+		"Blocks everything but the allow list for a device or profile.")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	when, err := w.when(fs)
+	var e state.Entry
+	err = callServer(file, func(ctx context.Context, c *api.Client) (err error) {
+		e, err = c.Pause(ctx, pos[0], when)
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	c, err := controlClient(*file)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
-	defer cancel()
-	e, err := c.Pause(ctx, pos[0], when)
-	if err != nil {
-		return c.explain(err)
 	}
 	fmt.Fprintf(stdout, "%s paused until %s\n", e.Target, describeUntil(e.Until, time.Now()))
 	return nil
 }
 
 func allowCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("allow", stderr)
-	file := fs.String("config", "", "config `file` of the running server (default: built-in defaults)")
-	var w whenFlags
-	w.register(fs, "exception")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: haven allow [--config FILE] TARGET WHAT (--for DURATION | --until TIME)")
-		fmt.Fprintln(stderr, "\nLets a device or profile reach a service, category or domain for a while.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	file, pos, when, err := parseTimed("allow", "exception", args, 2, stderr, "usage: haven allow [--config FILE] TARGET WHAT (--for DURATION | --until TIME)\n\n"+
+		"Lets a device or profile reach a service, category or domain for a while.")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return errUsage
-	}
-	when, err := w.when(fs)
+	var e state.Entry
+	err = callServer(file, func(ctx context.Context, c *api.Client) (err error) {
+		e, err = c.Allow(ctx, pos[0], pos[1], when)
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	c, err := controlClient(*file)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
-	defer cancel()
-	e, err := c.Allow(ctx, pos[0], pos[1], when)
-	if err != nil {
-		return c.explain(err)
 	}
 	fmt.Fprintf(stdout, "%s allowed for %s until %s\n", e.What, e.Target, describeUntil(e.Until, time.Now()))
 	return nil
 }
 
 func resumeCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("resume", stderr)
-	file := fs.String("config", "", "config `file` of the running server (default: built-in defaults)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: haven resume [--config FILE] TARGET")
-		fmt.Fprintln(stderr, "\nEnds every pause and exception of a device or profile.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	fs, file := controlFlags("resume", stderr)
+	pos, err := parseArgs(fs, args, 1, stderr, "usage: haven resume [--config FILE] TARGET\n\n"+
+		"Ends every pause and exception of a device or profile.")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	c, err := controlClient(*file)
+	var n int
+	err = callServer(*file, func(ctx context.Context, c *api.Client) (err error) {
+		n, err = c.Resume(ctx, pos[0])
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
-	defer cancel()
-	n, err := c.Resume(ctx, pos[0])
-	if err != nil {
-		return c.explain(err)
 	}
 	switch n {
 	case 0:
@@ -136,30 +89,18 @@ func resumeCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 func statusCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("status", stderr)
-	file := fs.String("config", "", "config `file` of the running server (default: built-in defaults)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: haven status [--config FILE]")
-		fmt.Fprintln(stderr, "\nShows the active pauses and exceptions.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	fs, file := controlFlags("status", stderr)
+	if _, err := parseArgs(fs, args, 0, stderr, "usage: haven status [--config FILE]\n\n"+
+		"Shows the active pauses and exceptions."); err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		fs.Usage()
-		return errUsage
-	}
-	c, err := controlClient(*file)
+	var es []state.Entry
+	err := callServer(*file, func(ctx context.Context, c *api.Client) (err error) {
+		es, err = c.Entries(ctx)
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
-	defer cancel()
-	es, err := c.Entries(ctx)
-	if err != nil {
-		return c.explain(err)
 	}
 	if len(es) == 0 {
 		fmt.Fprintln(stdout, "no active pauses or exceptions")
@@ -176,6 +117,64 @@ func statusCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Target, what, describeUntil(e.Until, now), e.By)
 	}
 	return tw.Flush()
+}
+
+// controlFlags returns the flag set of a control command with its --config
+// flag.
+func controlFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := newFlagSet(name, stderr)
+	file := fs.String("config", "", "config `file` of the running server (default: built-in defaults)")
+	return fs, file
+}
+
+// parseTimed parses the command line of a control command that adds an
+// entry for a while: --config, --for or --until (the length of what), and
+// n positional arguments.
+func parseTimed(name, what string, args []string, n int, stderr io.Writer, usage string) (file string, pos []string, when api.When, err error) {
+	fs, f := controlFlags(name, stderr)
+	var w whenFlags
+	w.register(fs, what)
+	if pos, err = parseArgs(fs, args, n, stderr, usage); err != nil {
+		return "", nil, api.When{}, err
+	}
+	if when, err = w.when(fs); err != nil {
+		return "", nil, api.When{}, err
+	}
+	return *f, pos, when, nil
+}
+
+// parseArgs parses args with parseInterleaved and checks that exactly n
+// positional arguments remain. usage (the usage line and a description) is
+// printed, followed by the flags, on -h or a wrong count.
+func parseArgs(fs *flag.FlagSet, args []string, n int, stderr io.Writer, usage string) ([]string, error) {
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != n {
+		fs.Usage()
+		return nil, errUsage
+	}
+	return pos, nil
+}
+
+// callServer runs call against the API of the server that config file
+// runs, within controlTimeout. A failure to reach the server is explained.
+func callServer(file string, call func(context.Context, *api.Client) error) error {
+	c, err := controlClient(file)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
+	defer cancel()
+	if err := call(ctx, c.Client); err != nil {
+		return c.explain(err)
+	}
+	return nil
 }
 
 // whenFlags are --for and --until, of which exactly one is needed.

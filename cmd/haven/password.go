@@ -17,19 +17,11 @@ import (
 func passwordCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("password", stderr)
 	generate := fs.Bool("generate", false, "generate a random password instead of reading one (it is printed to stderr)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: haven password [--generate] < password-file")
-		fmt.Fprintln(stderr, "\nReads the web console's password from the first line of stdin (or generates one)")
-		fmt.Fprintln(stderr, "and prints the config line that sets it: console: {password_hash: ...}.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	_, err := parseArgs(fs, args, 0, stderr, "usage: haven password [--generate] < password-file\n\n"+
+		"Reads the web console's password from the first line of stdin (or generates one)\n"+
+		"and prints the config line that sets it: console: {password_hash: ...}.")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		fs.Usage()
-		return errUsage
 	}
 	var pw string
 	if *generate {

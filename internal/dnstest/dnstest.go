@@ -7,6 +7,7 @@
 // and is shut down by the test's Cleanup. Its behaviour is a dns.Handler;
 // handlers.go has the usual ones (a zone, a fixed rcode, silence, delay,
 // spoofed answers) and client.go helpers to query any server from a test.
+// Clock is the settable time source every package's tests share.
 package dnstest
 
 import (

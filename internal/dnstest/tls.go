@@ -57,15 +57,23 @@ func NewCertificate(tb testing.TB) (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
-// NewTLSUpstream starts a fake DNS-over-TLS server (RFC 7858) answering with
-// h. Addr is its port; clients trust it through RootCAs.
-func NewTLSUpstream(tb testing.TB, h dns.Handler) *Upstream {
+// newEncrypted returns an Upstream answering with h that trusts a fresh
+// certificate, and a TCP listener on its address to serve it on.
+func newEncrypted(tb testing.TB, h dns.Handler) (*Upstream, tls.Certificate, net.Listener) {
 	tb.Helper()
 	u := newUpstream(tb, h)
 	cert, pool := NewCertificate(tb)
 	u.roots = pool
 	l := listenTCP(tb)
 	u.addr = l.Addr().String()
+	return u, cert, l
+}
+
+// NewTLSUpstream starts a fake DNS-over-TLS server (RFC 7858) answering with
+// h. Addr is its port; clients trust it through RootCAs.
+func NewTLSUpstream(tb testing.TB, h dns.Handler) *Upstream {
+	tb.Helper()
+	u, cert, l := newEncrypted(tb, h)
 	tl := tls.NewListener(countingListener{l, &u.conns}, &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   tls.VersionTLS12,
@@ -79,11 +87,7 @@ func NewTLSUpstream(tb testing.TB, h dns.Handler) *Upstream {
 // clients trust it through RootCAs.
 func NewDoHUpstream(tb testing.TB, h dns.Handler) *Upstream {
 	tb.Helper()
-	u := newUpstream(tb, h)
-	cert, pool := NewCertificate(tb)
-	u.roots = pool
-	l := listenTCP(tb)
-	u.addr = l.Addr().String()
+	u, cert, l := newEncrypted(tb, h)
 	u.url = "https://" + u.addr + dohPath
 
 	mux := http.NewServeMux()

@@ -112,7 +112,7 @@ func TestListFaults(t *testing.T) {
 	up := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
 	lists := newListServer(t, "good")
 	dataDir := t.TempDir()
-	h, stop := chaosStart(t, fmt.Sprintf(`upstreams: ["udp://%s"]
+	h, stop := launchFile(t, "", loopbackListen+fmt.Sprintf(`upstreams: ["udp://%s"]
 data_dir: %q
 refresh: 0
 lists: {adult: [%q]}
@@ -170,7 +170,7 @@ block: [adult]
 	// down blocks from it.
 	stop()
 	lists.Close()
-	h2, _ := chaosStart(t, fmt.Sprintf(`upstreams: ["udp://%s"]
+	h2, _ := launchFile(t, "", loopbackListen+fmt.Sprintf(`upstreams: ["udp://%s"]
 data_dir: %q
 refresh: 0
 lists: {adult: [%q]}
@@ -187,7 +187,7 @@ func TestListRecoversAfterFaults(t *testing.T) {
 	t.Parallel()
 	up := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
 	lists := newListServer(t, "good")
-	h, _ := chaosStart(t, fmt.Sprintf("upstreams: [\"udp://%s\"]\ndata_dir: %q\nrefresh: 0\nlists: {adult: [%q]}\nblock: [adult]\n",
+	h, _ := launchFile(t, "", loopbackListen+fmt.Sprintf("upstreams: [\"udp://%s\"]\ndata_dir: %q\nrefresh: 0\nlists: {adult: [%q]}\nblock: [adult]\n",
 		up.Addr(), t.TempDir(), lists.url()), haven.Options{})
 	ctx := context.Background()
 	if err := h.Store().Refresh(ctx); err != nil {
@@ -213,7 +213,7 @@ func TestListRecoversAfterFaults(t *testing.T) {
 // to pause; it returns the Haven, an API client and a stop function.
 func storageHaven(t *testing.T, upAddr, listURL, dir string) (*haven.Haven, *api.Client, func()) {
 	t.Helper()
-	h, stop := chaosStart(t, fmt.Sprintf(`upstreams: ["udp://%s"]
+	h, stop := launchFile(t, "", loopbackListen+fmt.Sprintf(`upstreams: ["udp://%s"]
 data_dir: %q
 http: "127.0.0.1:0"
 refresh: 0

@@ -1,18 +1,14 @@
 package haven_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/havendns/haven/config"
 	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/internal/haven"
 	"github.com/miekg/dns"
@@ -257,38 +253,4 @@ func TestUpstreamQueryIDsAndPorts(t *testing.T) {
 			t.Errorf("the client's ID went upstream")
 		}
 	}
-}
-
-// chaosStart runs a Haven from a YAML body (listen added) and returns it
-// with a function that closes it now; the test's cleanup closes it too.
-func chaosStart(t *testing.T, body string, opt haven.Options) (*haven.Haven, func()) {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "haven.yaml")
-	body = "listen: [\"127.0.0.1:0\"]\n" + body
-	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(file)
-	if err != nil {
-		t.Fatalf("config:\n%s\n%v", body, err)
-	}
-	h, err := haven.New(cfg, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := h.Close(ctx); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return h, stop
 }

@@ -79,7 +79,7 @@ func startConsole(tb testing.TB, extra string) *consoleEnv {
 	dir := tb.TempDir()
 	e := &consoleEnv{file: filepath.Join(dir, "haven.yaml"), dataDir: filepath.Join(dir, "data")}
 	e.body = consoleConfig(upURL, e.dataDir, extra)
-	e.h = startFile(tb, e.file, e.body)
+	e.h, _ = launchFile(tb, e.file, e.body, haven.Options{})
 	if e.h.APIAddr() == "" {
 		tb.Fatal("the HTTP API is not on")
 	}

@@ -1,7 +1,6 @@
 package haven_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,82 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/havendns/haven/config"
 	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/internal/haven"
 	"github.com/miekg/dns"
 )
-
-// clock is a settable time source shared by the cache and the test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// start runs a Haven on 127.0.0.1 with the YAML config body (listen is
-// added) and returns it; it is closed when the test ends.
-func start(tb testing.TB, yaml string, opt haven.Options) *haven.Haven {
-	tb.Helper()
-	dir := tb.TempDir()
-	file := filepath.Join(dir, "haven.yaml")
-	body := "listen: [\"127.0.0.1:0\"]\n" + yaml
-	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	cfg, err := config.Load(file)
-	if err != nil {
-		tb.Fatalf("config:\n%s\n%v", body, err)
-	}
-	h, err := haven.New(cfg, opt)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := h.Start(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			tb.Errorf("close: %v", err)
-		}
-	})
-	return h
-}
-
-// ask sends one query over net ("udp" or "tcp") and fails the test on a
-// transport error.
-func ask(tb testing.TB, netw, addr, name string, qtype uint16, edns bool) *dns.Msg {
-	tb.Helper()
-	m := new(dns.Msg)
-	m.SetQuestion(name, qtype)
-	if edns {
-		m.SetEdns0(1232, false)
-	}
-	c := &dns.Client{Net: netw, Timeout: 5 * time.Second}
-	r, _, err := c.Exchange(m, addr)
-	if err != nil {
-		tb.Fatalf("%s %s %s: %v", netw, name, dns.TypeToString[qtype], err)
-	}
-	if r.Id != m.Id {
-		tb.Fatalf("reply ID %d, query ID %d", r.Id, m.Id)
-	}
-	return r
-}
 
 func ede(m *dns.Msg) *dns.EDNS0_EDE {
 	if o := m.IsEdns0(); o != nil {

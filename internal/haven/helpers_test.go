@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,31 +19,44 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Helpers shared by the family-policy tests: a Haven started from a whole
-// config body, queries sent from a chosen loopback source address, and a
-// one-line summary of an answer that tables can compare.
+// Helpers shared by the package's tests: a Haven started from a config
+// body (launch, start, launchFile), queries sent over UDP or TCP from a
+// chosen loopback source address, a one-line summary of an answer that
+// tables can compare, the test clock, and a query load (queryLoop).
+
+// loopbackListen is the listen line of a config that takes any free port
+// on 127.0.0.1.
+const loopbackListen = "listen: [\"127.0.0.1:0\"]\n"
 
 // launch runs a Haven from a whole YAML config (nothing is added, so the
 // test picks its own listen addresses) and closes it when the test ends.
 func launch(tb testing.TB, body string, opt haven.Options) *haven.Haven {
 	tb.Helper()
-	h, _ := launchStoppable(tb, body, opt)
+	h, _ := launchFile(tb, "", body, opt)
 	return h
 }
 
-// launchStoppable is launch for tests that restart: stop closes the Haven
-// now (later calls and the test's cleanup do nothing).
-func launchStoppable(tb testing.TB, body string, opt haven.Options) (*haven.Haven, func()) {
+// start is launch with loopbackListen added to the YAML config body.
+func start(tb testing.TB, body string, opt haven.Options) *haven.Haven {
 	tb.Helper()
-	file := filepath.Join(tb.TempDir(), "haven.yaml")
-	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
-		tb.Fatal(err)
+	return launch(tb, loopbackListen+body, opt)
+}
+
+// launchFile runs a Haven from body written to file, so that reload tests
+// can rewrite it ("" for a fresh file in a temporary folder). stop closes
+// the Haven now, for tests that restart; later calls and the test's
+// cleanup do nothing.
+func launchFile(tb testing.TB, file, body string, opt haven.Options) (h *haven.Haven, stop func()) {
+	tb.Helper()
+	if file == "" {
+		file = filepath.Join(tb.TempDir(), "haven.yaml")
 	}
+	rewrite(tb, file, body)
 	cfg, err := config.Load(file)
 	if err != nil {
 		tb.Fatalf("config:\n%s\n%v", body, err)
 	}
-	h, err := haven.New(cfg, opt)
+	h, err = haven.New(cfg, opt)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -50,7 +64,7 @@ func launchStoppable(tb testing.TB, body string, opt haven.Options) (*haven.Have
 		tb.Fatal(err)
 	}
 	var once sync.Once
-	stop := func() {
+	stop = func() {
 		once.Do(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -61,6 +75,14 @@ func launchStoppable(tb testing.TB, body string, opt haven.Options) (*haven.Have
 	}
 	tb.Cleanup(stop)
 	return h, stop
+}
+
+// rewrite replaces the config (or list) file with body.
+func rewrite(tb testing.TB, file, body string) {
+	tb.Helper()
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // fakeUpstream starts a fake resolver serving records and returns it with
@@ -102,12 +124,33 @@ func exchangeFrom(src, netw, addr string, m *dns.Msg) (*dns.Msg, error) {
 	}
 	r, _, err := c.Exchange(m, addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s from %s: %w", netw, m.Question[0].Name, src, err)
+		from := ""
+		if src != "" {
+			from = " from " + src
+		}
+		q := m.Question[0]
+		return nil, fmt.Errorf("%s %s %s%s: %w", netw, q.Name, dns.TypeToString[q.Qtype], from, err)
 	}
 	if r.Id != m.Id {
 		return nil, fmt.Errorf("reply ID %d, query ID %d", r.Id, m.Id)
 	}
 	return r, nil
+}
+
+// ask sends one query over netw ("udp" or "tcp"), with EDNS if edns is
+// set, and fails the test on a transport error.
+func ask(tb testing.TB, netw, addr, name string, qtype uint16, edns bool) *dns.Msg {
+	tb.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	if edns {
+		m.SetEdns0(1232, false)
+	}
+	r, err := exchangeFrom("", netw, addr, m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
 }
 
 // askFrom sends one EDNS query over UDP from src and fails the test on a
@@ -144,6 +187,24 @@ func outcome(m *dns.Msg) string {
 	return strings.Join(parts, " ")
 }
 
+// kidsAndAdults is a name and the outcomes of its A query from the kid
+// tablet (127.0.0.2) and from an adult (127.0.0.1).
+type kidsAndAdults struct{ name, kids, adults string }
+
+// checkKidsAndAdults asks each name from the kid tablet, then from an
+// adult, and compares the outcomes.
+func checkKidsAndAdults(tb testing.TB, addr string, tests []kidsAndAdults) {
+	tb.Helper()
+	for _, tc := range tests {
+		if got := outcome(askFrom(tb, "127.0.0.2", addr, tc.name, dns.TypeA)); got != tc.kids {
+			tb.Errorf("kids %s: %q, want %q", tc.name, got, tc.kids)
+		}
+		if got := outcome(askFrom(tb, "127.0.0.1", addr, tc.name, dns.TypeA)); got != tc.adults {
+			tb.Errorf("adults %s: %q, want %q", tc.name, got, tc.adults)
+		}
+	}
+}
+
 // rdata is a record without its owner, TTL and class: "A 192.0.2.1".
 func rdata(rr dns.RR) string {
 	f := strings.SplitN(rr.String(), "\t", 5)
@@ -169,15 +230,11 @@ func minTTL(m *dns.Msg) int {
 	return ttl
 }
 
-// Set moves the clock to t.
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
+// newClock returns a test clock at a fixed time, for the cache and the
+// test to share.
+func newClock() *dnstest.Clock {
+	return dnstest.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 }
-
-// clockAt returns a clock showing t.
-func clockAt(t time.Time) *clock { return &clock{now: t} }
 
 // london is the zone of the schedule tests.
 func london(tb testing.TB) *time.Location {
@@ -207,4 +264,33 @@ func mustWho(tb testing.TB, s string) client.Who {
 		tb.Fatal(err)
 	}
 	return w
+}
+
+// queryLoop asks for name over UDP from several goroutines until stop is
+// called, and reports how many queries were made and how many failed.
+func queryLoop(addr func() string, name string) (stop func() (total, failed int64)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var total, failed atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &dns.Client{Timeout: 2 * time.Second}
+			for ctx.Err() == nil {
+				m := new(dns.Msg)
+				m.SetQuestion(name, dns.TypeA)
+				r, _, err := c.Exchange(m, addr())
+				total.Add(1)
+				if err != nil || r.Rcode != dns.RcodeSuccess {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	return func() (int64, int64) {
+		cancel()
+		wg.Wait()
+		return total.Load(), failed.Load()
+	}
 }

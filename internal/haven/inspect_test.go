@@ -98,7 +98,7 @@ devices:
   - {name: kid-tablet, match: [127.0.0.2], profile: kids}
 `, upURL), haven.Options{})
 
-	tests := []struct{ name, kids, adults string }{
+	tests := []kidsAndAdults{
 		{"www.tiktok.com.", "NXDOMAIN blocked:tiktok", "NOERROR A 192.0.2.50"},
 		{"v16m.tiktokv.com.", "NXDOMAIN blocked:tiktok", "NXDOMAIN"},
 		{"roblox.com.", "NXDOMAIN blocked:roblox", "NOERROR A 192.0.2.51"},
@@ -109,14 +109,7 @@ devices:
 		{"twitch.test.", "NXDOMAIN blocked:twitch", "NOERROR A 192.0.2.56"},
 		{"twitch.tv.", "NOERROR A 192.0.2.55", "NOERROR A 192.0.2.55"}, // no longer in the replaced service
 	}
-	for _, tc := range tests {
-		if got := outcome(askFrom(t, "127.0.0.2", h.Addr(), tc.name, dns.TypeA)); got != tc.kids {
-			t.Errorf("kids %s: %q, want %q", tc.name, got, tc.kids)
-		}
-		if got := outcome(askFrom(t, "127.0.0.1", h.Addr(), tc.name, dns.TypeA)); got != tc.adults {
-			t.Errorf("adults %s: %q, want %q", tc.name, got, tc.adults)
-		}
-	}
+	checkKidsAndAdults(t, h.Addr(), tests)
 }
 
 // TestAnswerInspection blocks an allowed name whose answer leads somewhere

@@ -229,7 +229,7 @@ default_profile: adults
 devices:
   - {name: kid-tablet, match: [127.0.0.2], profile: kids}
 `, upURL), haven.Options{})
-	tests := []struct{ name, kids, adults string }{
+	tests := []kidsAndAdults{
 		{"social.test.", "NXDOMAIN blocked:social", "NOERROR A 192.0.2.11"},
 		{"khan.social.test.", "NOERROR A 192.0.2.15", "NOERROR A 192.0.2.15"},            // top-level allow beats the list
 		{"homework.social.test.", "NOERROR A 192.0.2.16", "NOERROR A 192.0.2.16"},        // the profile's allow beats the list
@@ -237,12 +237,5 @@ devices:
 		{"bad.homework.social.test.", "NXDOMAIN blocked:custom", "NOERROR A 192.0.2.17"}, // a more specific deny beats the allow
 		{"example.com.", "NXDOMAIN blocked:custom", "NOERROR A 192.0.2.1"},
 	}
-	for _, tc := range tests {
-		if got := outcome(askFrom(t, "127.0.0.2", h.Addr(), tc.name, dns.TypeA)); got != tc.kids {
-			t.Errorf("kids %s: %q, want %q", tc.name, got, tc.kids)
-		}
-		if got := outcome(askFrom(t, "127.0.0.1", h.Addr(), tc.name, dns.TypeA)); got != tc.adults {
-			t.Errorf("adults %s: %q, want %q", tc.name, got, tc.adults)
-		}
-	}
+	checkKidsAndAdults(t, h.Addr(), tests)
 }

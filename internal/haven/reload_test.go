@@ -4,85 +4,20 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/havendns/haven/config"
 	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/internal/haven"
 	"github.com/miekg/dns"
 )
 
-// startFile runs a Haven from a config file the test can rewrite.
-func startFile(tb testing.TB, file, body string) *haven.Haven {
-	tb.Helper()
-	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	cfg, err := config.Load(file)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	h, err := haven.New(cfg, haven.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := h.Start(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		h.Close(ctx)
-	})
-	return h
-}
-
-func rewrite(tb testing.TB, file, body string) {
-	tb.Helper()
-	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-// queryLoop asks for name over UDP from several goroutines until stop is
-// called, and reports how many queries were made and how many failed.
-func queryLoop(addr func() string, name string) (stop func() (total, failed int64)) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var total, failed atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &dns.Client{Timeout: 2 * time.Second}
-			for ctx.Err() == nil {
-				m := new(dns.Msg)
-				m.SetQuestion(name, dns.TypeA)
-				r, _, err := c.Exchange(m, addr())
-				total.Add(1)
-				if err != nil || r.Rcode != dns.RcodeSuccess {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
-	return func() (int64, int64) {
-		cancel()
-		wg.Wait()
-		return total.Load(), failed.Load()
-	}
-}
-
 func TestReloadUnderLoad(t *testing.T) {
 	up := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
 	file := t.TempDir() + "/haven.yaml"
 	base := fmt.Sprintf("listen: [\"127.0.0.1:0\"]\nupstreams: [\"udp://%s\"]\nlists: {adult: [{inline: [adult.test]}], gambling: [{inline: [casino.test]}]}\n", up.Addr())
-	h := startFile(t, file, base+"block: [adult]\n")
+	h, _ := launchFile(t, file, base+"block: [adult]\n", haven.Options{})
 	if r := ask(t, "udp", h.Addr(), "casino.test.", dns.TypeA, true); ede(r) != nil {
 		t.Fatalf("casino.test blocked before its category is")
 	}
@@ -121,7 +56,7 @@ func TestReloadRejectsBadConfig(t *testing.T) {
 	up := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
 	file := t.TempDir() + "/haven.yaml"
 	good := fmt.Sprintf("listen: [\"127.0.0.1:0\"]\nupstreams: [\"udp://%s\"]\nlists: {adult: [{inline: [adult.test]}]}\nblock: [adult]\n", up.Addr())
-	h := startFile(t, file, good)
+	h, _ := launchFile(t, file, good, haven.Options{})
 	rewrite(t, file, good+"block: [adult, nosuch]\ncache: {sise: 10}\n")
 	err := h.Reload(context.Background())
 	if err == nil {
@@ -145,7 +80,7 @@ func TestReloadSwapsUpstreamsAndListeners(t *testing.T) {
 	one := dnstest.NewUpstream(t, dnstest.ZoneHandler("example.com. 300 IN A 192.0.2.1"))
 	two := dnstest.NewUpstream(t, dnstest.ZoneHandler("example.com. 300 IN A 192.0.2.2"))
 	file := t.TempDir() + "/haven.yaml"
-	h := startFile(t, file, fmt.Sprintf("listen: [\"127.0.0.1:0\"]\nupstreams: [\"udp://%s\"]\ncache: {size: 0}\nlists: {}\nblock: []\n", one.Addr()))
+	h, _ := launchFile(t, file, fmt.Sprintf("listen: [\"127.0.0.1:0\"]\nupstreams: [\"udp://%s\"]\ncache: {size: 0}\nlists: {}\nblock: []\n", one.Addr()), haven.Options{})
 	if r := ask(t, "udp", h.Addr(), "example.com.", dns.TypeA, false); r.Answer[0].(*dns.A).A.String() != "192.0.2.1" {
 		t.Fatalf("first upstream not used: %v", r.Answer)
 	}
@@ -177,7 +112,7 @@ func TestWatchConfigReloadsOnChange(t *testing.T) {
 	up := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
 	file := t.TempDir() + "/haven.yaml"
 	base := fmt.Sprintf("listen: [\"127.0.0.1:0\"]\nupstreams: [\"udp://%s\"]\nlists: {}\nblock: []\n", up.Addr())
-	h := startFile(t, file, base)
+	h, _ := launchFile(t, file, base, haven.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go h.WatchConfig(ctx, 20*time.Millisecond)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,25 +154,7 @@ func TestListRefreshUnderLoad(t *testing.T) {
 		t.Fatalf("one.test not blocked before refresh: %s", dns.RcodeToString[r.Rcode])
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var queries, failures atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &dns.Client{Timeout: 2 * time.Second}
-			for ctx.Err() == nil {
-				m := new(dns.Msg)
-				m.SetQuestion("example.com.", dns.TypeA)
-				r, _, err := c.Exchange(m, h.Addr())
-				queries.Add(1)
-				if err != nil || r.Rcode != dns.RcodeSuccess {
-					failures.Add(1)
-				}
-			}
-		}()
-	}
+	stop := queryLoop(h.Addr, "example.com.")
 	for i := 0; i < 5; i++ {
 		body := fmt.Sprintf("two.test\nround%d.test\n", i)
 		if err := os.WriteFile(list, []byte(body), 0o644); err != nil {
@@ -188,10 +168,8 @@ func TestListRefreshUnderLoad(t *testing.T) {
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
-	cancel()
-	wg.Wait()
-	if queries.Load() == 0 || failures.Load() != 0 {
-		t.Fatalf("%d of %d queries failed during refreshes", failures.Load(), queries.Load())
+	if total, failed := stop(); total == 0 || failed != 0 {
+		t.Fatalf("%d of %d queries failed during refreshes", failed, total)
 	}
 	if r := ask(t, "udp", h.Addr(), "two.test.", dns.TypeA, false); r.Rcode != dns.RcodeNameError {
 		t.Errorf("two.test not blocked after refresh: %s", dns.RcodeToString[r.Rcode])

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/havendns/haven/api"
+	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/internal/haven"
 	"github.com/miekg/dns"
 )
@@ -64,6 +65,18 @@ func apiClient(tb testing.TB, h *haven.Haven, dataDir string) *api.Client {
 	return &api.Client{Base: "http://" + h.APIAddr(), Token: tok, By: "test"}
 }
 
+// startRuntime runs a Haven on runtimeConfig with its clock at hour:minute,
+// London time, on Thursday 26 November 2026, and returns it with an API
+// client and the clock.
+func startRuntime(tb testing.TB, hour, minute int) (*haven.Haven, *api.Client, *dnstest.Clock) {
+	tb.Helper()
+	clk := dnstest.NewClock(time.Date(2026, 11, 26, hour, minute, 0, 0, london(tb)))
+	_, upURL := fakeUpstream(tb, runtimeZone...)
+	dir := tb.TempDir()
+	h := launch(tb, runtimeConfig(upURL, dir), haven.Options{Now: clk.Now})
+	return h, apiClient(tb, h, dir), clk
+}
+
 // expect asks name from src and checks the outcome.
 func expect(t *testing.T, h *haven.Haven, src, name, want, why string) *dns.Msg {
 	t.Helper()
@@ -87,12 +100,7 @@ const (
 func TestPauseThroughAPI(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	loc := london(t)
-	clk := clockAt(time.Date(2026, 11, 26, 12, 0, 0, 0, loc))
-	_, upURL := fakeUpstream(t, runtimeZone...)
-	dir := t.TempDir()
-	h := launch(t, runtimeConfig(upURL, dir), haven.Options{Now: clk.Now})
-	c := apiClient(t, h, dir)
+	h, c, clk := startRuntime(t, 12, 0)
 
 	expect(t, h, kidIP, "example.com.", plainAnswer, "before the pause")
 	e, err := c.Pause(ctx, "kid-tablet", api.When{For: 30 * time.Minute})
@@ -142,12 +150,7 @@ func TestPauseThroughAPI(t *testing.T) {
 func TestRewardDuringBedtime(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	loc := london(t)
-	clk := clockAt(time.Date(2026, 11, 26, 21, 30, 0, 0, loc))
-	_, upURL := fakeUpstream(t, runtimeZone...)
-	dir := t.TempDir()
-	h := launch(t, runtimeConfig(upURL, dir), haven.Options{Now: clk.Now})
-	c := apiClient(t, h, dir)
+	h, c, clk := startRuntime(t, 21, 30)
 
 	expect(t, h, kidIP, "youtube.com.", bedtimeAnswer, "bedtime")
 	e, err := c.Allow(ctx, "kid-tablet", "youtube", api.When{For: 30 * time.Minute})
@@ -217,10 +220,10 @@ func TestPauseSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	loc := london(t)
-	clk := clockAt(time.Date(2026, 11, 26, 12, 0, 0, 0, loc))
+	clk := dnstest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, loc))
 	_, upURL := fakeUpstream(t, runtimeZone...)
 	dir := t.TempDir()
-	first, stop := launchStoppable(t, runtimeConfig(upURL, dir), haven.Options{Now: clk.Now})
+	first, stop := launchFile(t, "", runtimeConfig(upURL, dir), haven.Options{Now: clk.Now})
 	if _, err := apiClient(t, first, dir).Pause(ctx, "kid-tablet", api.When{For: 30 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}

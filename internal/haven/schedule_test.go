@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/internal/haven"
 	"github.com/miekg/dns"
 )
@@ -28,7 +29,7 @@ const (
 // startScheduled runs a Haven whose kids have a bedtime (Sunday to
 // Thursday nights) and a homework window, and whose teens get games on
 // Saturday mornings only, on clk.
-func startScheduled(tb testing.TB, clk *clock) *haven.Haven {
+func startScheduled(tb testing.TB, clk *dnstest.Clock) *haven.Haven {
 	tb.Helper()
 	_, upURL := fakeUpstream(tb, scheduleZone...)
 	return launch(tb, fmt.Sprintf(`listen: ["127.0.0.1:0"]
@@ -69,7 +70,7 @@ type step struct {
 	annotation string
 }
 
-func runTimeline(t *testing.T, h *haven.Haven, clk *clock, steps []step) {
+func runTimeline(t *testing.T, h *haven.Haven, clk *dnstest.Clock, steps []step) {
 	t.Helper()
 	for _, s := range steps {
 		clk.Set(s.at)
@@ -95,7 +96,7 @@ func TestScheduleTimeline(t *testing.T) {
 	t.Parallel()
 	loc := london(t)
 	at := func(day, h, m, s int) time.Time { return time.Date(2026, 11, day, h, m, s, 0, loc) }
-	clk := clockAt(at(26, 12, 0, 0))
+	clk := dnstest.NewClock(at(26, 12, 0, 0))
 	h := startScheduled(t, clk)
 
 	const (
@@ -152,7 +153,7 @@ func TestScheduleTimeline(t *testing.T) {
 func TestScheduleDST(t *testing.T) {
 	t.Parallel()
 	utc := func(day, h, m, s int) time.Time { return time.Date(2026, 10, day, h, m, s, 0, time.UTC) }
-	clk := clockAt(utc(24, 12, 0, 0))
+	clk := dnstest.NewClock(utc(24, 12, 0, 0))
 	_, upURL := fakeUpstream(t, scheduleZone...)
 	h := launch(t, fmt.Sprintf(`listen: ["127.0.0.1:0"]
 upstreams: [%q]
@@ -194,7 +195,7 @@ func describeFields(s string) map[string]string {
 func TestDescribeNamesProfileScheduleAndRule(t *testing.T) {
 	t.Parallel()
 	loc := london(t)
-	clk := clockAt(time.Date(2026, 11, 26, 21, 0, 5, 0, loc)) // Thursday, bedtime
+	clk := dnstest.NewClock(time.Date(2026, 11, 26, 21, 0, 5, 0, loc)) // Thursday, bedtime
 	h := startScheduled(t, clk)
 	kid, err := haven.ParseWho(kidIP)
 	if err != nil {

@@ -76,7 +76,9 @@ func (w Window) length() int32 {
 	return d
 }
 
-// namedDays is the set of days a name in ParseDays stands for.
+// namedDays is the set of days a name in ParseDays stands for. The config
+// loader keeps a copy (config imports nothing of Haven's): the two must
+// accept the same names and give the same sets, as TestDaysAgree checks.
 func namedDays(name string) ([7]bool, bool) {
 	switch strings.ToLower(name) {
 	case "sun", "sunday":

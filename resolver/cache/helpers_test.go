@@ -3,11 +3,11 @@ package cache
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/resolver"
 	"github.com/miekg/dns"
 )
@@ -15,25 +15,8 @@ import (
 // errUpstream is what a failing fake next step returns.
 var errUpstream = errors.New("upstream failed")
 
-// clock is a settable time source for Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock returns a test clock at the tests' fixed start time.
+func newClock() *dnstest.Clock { return dnstest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
 // upstream is a fake next step that counts its calls and answers with
 // answer, which gets the request.
@@ -52,7 +35,7 @@ func (u *upstream) step() resolver.Func {
 
 // newCache returns a cache over a fresh upstream answering with answer, and
 // its clock.
-func newCache(opt Options, answer func(*dns.Msg) (*dns.Msg, error)) (*Cache, *upstream, *clock) {
+func newCache(opt Options, answer func(*dns.Msg) (*dns.Msg, error)) (*Cache, *upstream, *dnstest.Clock) {
 	u := &upstream{answer: answer}
 	clk := newClock()
 	if opt.Size == 0 {

@@ -4,33 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/havendns/haven/internal/dnstest"
 	"github.com/miekg/dns"
 )
-
-// clock is a settable clock for back-off.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // group returns a Group of UDP clients for fakes, in order.
 func group(tb testing.TB, opt GroupOptions, fakes ...*dnstest.Upstream) *Group {
@@ -69,7 +48,7 @@ func TestGroupFailover(t *testing.T) {
 
 func TestGroupBackoff(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := dnstest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	bad := dnstest.NewUpstream(t, dnstest.RcodeHandler(dns.RcodeServerFailure))
 	good := dnstest.NewUpstream(t, dnstest.ZoneHandler(records...))
 	g := group(t, GroupOptions{Now: clk.Now}, bad, good)
@@ -109,7 +88,7 @@ func TestGroupBackoff(t *testing.T) {
 // that were in flight, or the last resort) do not lengthen the back-off.
 func TestGroupBackoffOnlyOncePerPeriod(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := dnstest.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	bad := dnstest.NewUpstream(t, dnstest.RcodeHandler(dns.RcodeServerFailure))
 	g := group(t, GroupOptions{Now: clk.Now}, bad)
 	start := clk.Now()
