@@ -10,9 +10,9 @@ import (
 // defaultRetention is how long the query log keeps entries by default.
 const defaultRetention = 30 * 24 * time.Hour
 
-// queryLog reads {enabled, retention, anonymize}.
+// queryLog reads {enabled, retention, anonymize, buffer}.
 func (p *parser) queryLog(n *yaml.Node, q *QueryLog) {
-	p.mapping(n, "querylog", []string{"enabled", "retention", "anonymize"}, func(key string, k, v *yaml.Node) {
+	p.mapping(n, "querylog", []string{"enabled", "retention", "anonymize", "buffer"}, func(key string, k, v *yaml.Node) {
 		if isNull(v) {
 			return
 		}
@@ -23,6 +23,12 @@ func (p *parser) queryLog(n *yaml.Node, q *QueryLog) {
 			q.Anonymize, _ = p.boolean(v, "querylog.anonymize")
 		case "retention":
 			q.Retention, _ = p.duration(v, "querylog.retention")
+		case "buffer":
+			n, ok := p.integer(v, "querylog.buffer")
+			if ok && n < 1 {
+				p.add(v.Line, "querylog.buffer: must be at least 1")
+			}
+			q.Buffer = n
 		}
 	})
 }

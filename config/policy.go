@@ -117,6 +117,7 @@ type QueryLog struct {
 	Enabled   bool          // default true when data_dir is set
 	Retention time.Duration // default 30 days; 0 keeps everything
 	Anonymize bool          // store client addresses truncated (/24, /48)
+	Buffer    int           // entries queued for the writer before new ones are dropped (default 10000)
 }
 
 // Console configures the web console and /metrics on the http address.

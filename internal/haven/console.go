@@ -31,6 +31,7 @@ func (h *Haven) openQueryLog() error {
 		Path:      filepath.Join(cfg.DataDir, "querylog.db"),
 		Retention: retention,
 		Anonymize: cfg.QueryLog.Anonymize,
+		Buffer:    cfg.QueryLog.Buffer,
 		Logger:    h.log,
 		Now:       h.opt.Now,
 	})
