@@ -183,11 +183,18 @@ func (b *bench) startServers(ctx context.Context, w string) error {
 		}
 		b.servers = append(b.servers, t)
 	}
-	t, err := b.startHaven(upAddr, w)
+	t, err := b.startHaven(upAddr, w, "haven")
 	if err != nil {
 		return err
 	}
 	b.servers = append(b.servers, t)
+	if b.opt.havenNoLog {
+		t, err := b.startHaven(upAddr, w, "haven-nolog")
+		if err != nil {
+			return err
+		}
+		b.servers = append(b.servers, t)
+	}
 	for _, t := range b.servers {
 		if err := waitReady(ctx, t); err != nil {
 			return err
@@ -220,28 +227,35 @@ func (b *bench) startUnbound(upstream, w string) (*target, error) {
 	return &target{name: "unbound", addr: listen, proc: p}, nil
 }
 
-func (b *bench) startHaven(upstream, w string) (*target, error) {
+// startHaven starts Haven as server name: "haven" as configured by
+// default, with a data directory and so the query log; "haven-nolog"
+// without one, so without the log.
+func (b *bench) startHaven(upstream, w, name string) (*target, error) {
 	bin := b.havenBin
 	listen, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(b.dir, "haven-"+w)
+	dir := filepath.Join(b.dir, name+"-"+w)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, err
 	}
-	conf, err := writeHavenConfFile(dir, havenConf{Listen: listen, Upstream: upstream, List: b.listFile, DataDir: filepath.Join(dir, "data")})
+	hc := havenConf{Listen: listen, Upstream: upstream, List: b.listFile}
+	if name == "haven" {
+		hc.DataDir = filepath.Join(dir, "data")
+	}
+	conf, err := writeHavenConfFile(dir, hc)
 	if err != nil {
 		return nil, err
 	}
 	if out, err := exec.Command(bin, "config", "check", conf).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("haven config check %s: %w: %s", conf, err, out)
 	}
-	p, _, err := b.procs.start("haven", filepath.Join(dir, "haven.log"), bin, "serve", "--config", conf)
+	p, _, err := b.procs.start(name, filepath.Join(dir, "haven.log"), bin, "serve", "--config", conf)
 	if err != nil {
 		return nil, err
 	}
-	return &target{name: "haven", addr: listen, proc: p}, nil
+	return &target{name: name, addr: listen, proc: p}, nil
 }
 
 // warmup sends each server one pass of the workload's file, so that
@@ -283,7 +297,7 @@ func (b *bench) measure(ctx context.Context, w string, t *target, round int) err
 		// it the same.
 		r.Wrapped = w == "miss" && t.name != "null" && r.Sent > int64(lines)
 		b.runs = append(b.runs, r)
-		fmt.Fprintf(b.log, "round %d %-4s %-7s %-5s %8.0f qps  %6.1f µs/q  upstream %5.1f µs/q  %6.1f MB  lost %d  others %3.0f%% CPU",
+		fmt.Fprintf(b.log, "round %d %-4s %-11s %-5s %8.0f qps  %6.1f µs/q  upstream %5.1f µs/q  %6.1f MB  lost %d  others %3.0f%% CPU",
 			round, w, t.name, kind, r.QPS, r.CPUPerQueryUS, r.UpstreamCPUPerQueryUS, float64(r.RSSBytes)/(1<<20), r.Lost, 100*r.OtherCPUShare)
 		if kind == "fixed" {
 			fmt.Fprintf(b.log, "  p50 %.3f ms  p99 %.3f ms", r.P50MS, r.P99MS)
@@ -352,7 +366,7 @@ func (b *bench) cpuSnapshot(t *target) ([4]time.Duration, error) {
 
 func (b *bench) report() *report {
 	names := []string{}
-	for _, t := range []string{"null", "unbound", "haven"} {
+	for _, t := range []string{"null", "unbound", "haven", "haven-nolog"} {
 		for _, s := range b.servers {
 			if s.name == t {
 				names = append(names, t)
@@ -365,7 +379,7 @@ func (b *bench) report() *report {
 		Settings: map[string]any{
 			"rounds": b.opt.rounds, "duration_s": b.opt.duration.Seconds(), "latency_qps": b.opt.latencyQPS,
 			"clients": b.opt.clients, "outstanding": b.opt.outstanding, "list": b.opt.list, "list_names": len(b.list),
-			"queries": b.opt.queries, "zipf_s": b.opt.zipfS, "warmup": b.opt.warmup,
+			"queries": b.opt.queries, "zipf_s": b.opt.zipfS, "warmup": b.opt.warmup, "haven_nolog": b.opt.havenNoLog,
 		},
 		Runs: b.runs,
 	}

@@ -256,22 +256,27 @@ func TestUnboundConf(t *testing.T) {
 func TestHavenConf(t *testing.T) {
 	dir := t.TempDir()
 	list := filepath.Join(dir, "list.txt")
-	data := filepath.Join(dir, "data")
-	path, err := writeHavenConfFile(dir, havenConf{Listen: "127.0.0.1:5301", Upstream: "127.0.0.1:5302", List: list, DataDir: data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("Haven rejects the config: %v", err)
-	}
-	if !slices.Equal(cfg.Listen, []string{"127.0.0.1:5301"}) || len(cfg.Upstreams) != 1 || cfg.Upstreams[0].URL != "udp://127.0.0.1:5302" {
-		t.Errorf("listen %v, upstreams %+v", cfg.Listen, cfg.Upstreams)
-	}
-	if !slices.Equal(cfg.Block, []string{"bench"}) || len(cfg.Lists) != 1 || cfg.Lists[0].Source.Path != list || cfg.Cache.Size == 0 {
-		t.Errorf("block %v, lists %+v, cache %+v: want list file blocked as bench, cache on", cfg.Block, cfg.Lists, cfg.Cache)
-	}
-	if cfg.DataDir != data || !cfg.QueryLog.Enabled {
-		t.Errorf("data_dir %q, query log %+v: want %s and the log on", cfg.DataDir, cfg.QueryLog, data)
+	for _, data := range []string{filepath.Join(dir, "data"), ""} {
+		t.Run("data_dir="+data, func(t *testing.T) {
+			sub := t.TempDir()
+			path, err := writeHavenConfFile(sub, havenConf{Listen: "127.0.0.1:5301", Upstream: "127.0.0.1:5302", List: list, DataDir: data})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(path)
+			if err != nil {
+				t.Fatalf("Haven rejects the config: %v", err)
+			}
+			if !slices.Equal(cfg.Listen, []string{"127.0.0.1:5301"}) || len(cfg.Upstreams) != 1 || cfg.Upstreams[0].URL != "udp://127.0.0.1:5302" {
+				t.Errorf("listen %v, upstreams %+v", cfg.Listen, cfg.Upstreams)
+			}
+			if !slices.Equal(cfg.Block, []string{"bench"}) || len(cfg.Lists) != 1 || cfg.Lists[0].Source.Path != list || cfg.Cache.Size == 0 {
+				t.Errorf("block %v, lists %+v, cache %+v: want list file blocked as bench, cache on", cfg.Block, cfg.Lists, cfg.Cache)
+			}
+			// The query log runs when there is a data directory.
+			if cfg.DataDir != data || !cfg.QueryLog.Enabled {
+				t.Errorf("data_dir %q, query log %+v: want %q and the log enabled", cfg.DataDir, cfg.QueryLog, data)
+			}
+		})
 	}
 }

@@ -20,22 +20,25 @@ type havenConf struct {
 	Listen   string // 127.0.0.1:PORT
 	Upstream string // 127.0.0.1:PORT of the fake upstream
 	List     string // file of names, one a line
-	DataDir  string // runtime state and the query log
+	DataDir  string // runtime state and the query log; "" = neither
 }
 
 // writeHavenConf writes c as a Haven YAML config. refresh: 0 keeps the
 // store from re-reading the list during a run.
 func writeHavenConf(w io.Writer, c havenConf) error {
+	dataDir := ""
+	if c.DataDir != "" {
+		dataDir = fmt.Sprintf("data_dir: %q\n", c.DataDir)
+	}
 	_, err := fmt.Fprintf(w, `# written by haven-bench
 listen: [%q]
 upstreams: [%q]
 cache: {size: 100000}
-data_dir: %q
-refresh: 0
+%srefresh: 0
 lists:
   bench: [{file: %q, name: "haven-bench list"}]
 block: [bench]
-`, c.Listen, "udp://"+c.Upstream, c.DataDir, c.List)
+`, c.Listen, "udp://"+c.Upstream, dataDir, c.List)
 	return err
 }
 

@@ -30,6 +30,7 @@ type options struct {
 	zipfS       float64
 	missQPS     int
 	havenBin    string
+	havenNoLog  bool
 	keep        bool
 	warmup      bool
 	testdata    string
@@ -65,6 +66,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.zipfS, "zipf-s", 1.0, "Zipf exponent of the zipf workload")
 	fs.IntVar(&o.missQPS, "miss-qps", 150000, "fastest rate a server is expected to reach on miss; sizes its files of new names")
 	fs.StringVar(&o.havenBin, "haven", "", "Haven `binary` to run instead of building ./cmd/haven")
+	fs.BoolVar(&o.havenNoLog, "haven-nolog", false, "also measure Haven without data_dir, so without the query log, as server haven-nolog")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs, query files)")
 	fs.BoolVar(&o.warmup, "warmup", true, "before measuring, send each server one pass of the zipf and mix files")
 	if err := fs.Parse(args); err != nil {
