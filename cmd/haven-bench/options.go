@@ -102,7 +102,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 The query workloads are built from $HAVEN_TESTDATA/queries/ and the default
 blocklist is $HAVEN_TESTDATA/` + defaultList + `.
 Point it at the shared data set, e.g.:
-  HAVEN_TESTDATA=/work/shared/data go run ./cmd/haven-bench --quick`)
+  HAVEN_TESTDATA=../shared/data go run ./cmd/haven-bench --quick`)
 	}
 	if o.list == "" {
 		o.list = filepath.Join(o.testdata, defaultList)
