@@ -129,8 +129,9 @@ func looksLikeHTML(head []byte) bool {
 	return bytes.Contains(head, []byte("<!doctype html")) || bytes.Contains(head, []byte("<html"))
 }
 
-// parseCopy parses a copy for one source. check refuses HTML pages.
-func parseCopy(r io.Reader, opt ParseOptions, max int64, check bool) (*List, error) {
+// openList returns the text of a copy, checked not to be an HTML page if
+// check is set.
+func openList(r io.Reader, max int64, check bool) (io.Reader, error) {
 	lr, err := listReader(r, max)
 	if err != nil {
 		return nil, err
@@ -143,6 +144,16 @@ func parseCopy(r io.Reader, opt ParseOptions, max int64, check bool) (*List, err
 		}
 		lr = br
 	}
+	return lr, nil
+}
+
+// parseCopy parses a copy for one source into a List. check refuses HTML
+// pages.
+func parseCopy(r io.Reader, opt ParseOptions, max int64, check bool) (*List, error) {
+	lr, err := openList(r, max, check)
+	if err != nil {
+		return nil, err
+	}
 	l, err := Parse(lr, opt)
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
@@ -150,20 +161,65 @@ func parseCopy(r io.Reader, opt ParseOptions, max int64, check bool) (*List, err
 	return l, nil
 }
 
-// acceptable says whether a parsed new copy may replace the last good one.
-// A list without a single rule is refused (an empty body, or a page of
-// something else), except that a local file holding nothing but comments
-// and blank lines is taken as deliberately empty.
-func acceptable(l *List, localFile bool) error {
-	if l.Stats.Kept > 0 {
+// restartSink is a ruleSink that can forget the rules it got, so that a
+// copy can be parsed again.
+type restartSink interface {
+	ruleSink
+	restart()
+}
+
+// parseCopyInto parses the copy open returns into sink without keeping any
+// list. A $badfilter may disable rules above it, which sink already has;
+// if the list has one, sink restarts and the copy is parsed a second time
+// with the disabled rules known, so that they never reach it. Lists with
+// $badfilter rules are rare and small, so the second pass is cheap where
+// it happens, and sinks need no way to remove a rule.
+func parseCopyInto(open func() (io.ReadCloser, error), opt ParseOptions, max int64, check bool, sink restartSink) (parseResult, error) {
+	res, err := parseCopyOnce(open, opt, max, check, nil, sink)
+	if err != nil || len(res.bad) == 0 {
+		return res, err
+	}
+	sink.restart()
+	return parseCopyOnce(open, opt, max, check, res.bad, sink)
+}
+
+func parseCopyOnce(open func() (io.ReadCloser, error), opt ParseOptions, max int64, check bool, known badSet, sink ruleSink) (parseResult, error) {
+	rc, err := open()
+	if err != nil {
+		return parseResult{}, err
+	}
+	defer rc.Close()
+	lr, err := openList(rc, max, check)
+	if err != nil {
+		return parseResult{}, err
+	}
+	res, err := parseInto(lr, opt, known, sink)
+	if err != nil {
+		return parseResult{}, fmt.Errorf("parse: %w", err)
+	}
+	return res, nil
+}
+
+// discardSink only lets the parser count, to check a new copy.
+type discardSink struct{}
+
+func (discardSink) addRule([]byte, Kind, bool, bool, int) {}
+func (discardSink) restart()                               {}
+
+// acceptable says whether a new copy, parsed to st, may replace the last
+// good one. A list without a single rule is refused (an empty body, or a
+// page of something else), except that a local file holding nothing but
+// comments and blank lines is taken as deliberately empty.
+func acceptable(st Stats, localFile bool) error {
+	if st.Kept > 0 {
 		return nil
 	}
 	skipped := 0
-	for _, n := range l.Stats.Skipped {
+	for _, n := range st.Skipped {
 		skipped += n
 	}
 	if localFile && skipped == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w (%d lines, %d skipped)", errNoRules, l.Stats.Lines, skipped)
+	return fmt.Errorf("%w (%d lines, %d skipped)", errNoRules, st.Lines, skipped)
 }

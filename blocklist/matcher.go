@@ -1,9 +1,6 @@
 package blocklist
 
 import (
-	"bytes"
-	"cmp"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -72,14 +69,7 @@ const (
 )
 
 func newNameFact(origin int, r Rule) nameFact {
-	f := nameFact(origin)<<8 | nameFact(r.Kind)
-	if r.Allow {
-		f |= factAllow
-	}
-	if r.Important {
-		f |= factImportant
-	}
-	return f
+	return nameFact(origin)<<8 | nameFact(ruleFlags(r.Kind, r.Allow, r.Important))
 }
 
 func (f nameFact) origin() int     { return int(f >> 8) }
@@ -104,35 +94,14 @@ const (
 // NewMatcher builds the immutable, compact lookup structure over every input
 // (names merged and deduplicated across lists). At most 64 categories.
 func NewMatcher(in []Input) (*Matcher, error) {
-	m := &Matcher{}
-	catIndex := make(map[string]int)
-	originIndex := make(map[listOrigin]int)
-	origins := make([]int, len(in))
-	total, keyBytes := 0, 0
+	b := newMatcherBuilder()
 	for i, input := range in {
 		if input.Category == "" {
 			return nil, fmt.Errorf("input %d (source %q): empty category", i, input.Source)
 		}
-		c, ok := catIndex[input.Category]
-		if !ok {
-			if len(m.cats) == maxCategories {
-				return nil, fmt.Errorf("category %q: more than %d categories", input.Category, maxCategories)
-			}
-			c = len(m.cats)
-			catIndex[input.Category] = c
-			m.cats = append(m.cats, input.Category)
+		if err := b.source(input.Category, input.Source); err != nil {
+			return nil, err
 		}
-		o := listOrigin{cat: uint8(c), source: input.Source}
-		oi, ok := originIndex[o]
-		if !ok {
-			if len(m.origins) == maxOrigins {
-				return nil, errors.New("too many sources")
-			}
-			oi = len(m.origins)
-			originIndex[o] = oi
-			m.origins = append(m.origins, o)
-		}
-		origins[i] = oi
 		if input.List == nil {
 			continue
 		}
@@ -141,24 +110,17 @@ func NewMatcher(in []Input) (*Matcher, error) {
 				return nil, fmt.Errorf("category %q source %q line %d: rule %q: %s",
 					input.Category, input.Source, r.Line, r.Name, reason)
 			}
-			keyBytes += len(r.Name)
+			addKey(&b.keys, r.Name, ruleFlags(r.Kind, r.Allow, r.Important))
 		}
-		total += len(input.List.Rules)
 		for _, p := range input.List.Patterns {
 			if p.Re == nil {
 				return nil, fmt.Errorf("category %q source %q line %d: pattern %q: no regexp",
 					input.Category, input.Source, p.Line, p.Text)
 			}
-			m.patterns = append(m.patterns, compiledPattern{
-				re: p.Re, text: p.Text, lits: requiredLiterals(p.Re),
-				origin: oi, allow: p.Allow, important: p.Important,
-			})
 		}
+		b.addPatterns(input.List.Patterns)
 	}
-	m.buildSet(in, origins, total, keyBytes)
-	m.patterns = slices.Clip(m.patterns)
-	m.pindex = newPatternIndex(m.patterns)
-	return m, nil
+	return b.finish(), nil
 }
 
 // checkRule reports why a Rule made outside Parse cannot be stored.
@@ -175,98 +137,6 @@ func checkRule(r Rule) string {
 		}
 	}
 	return ""
-}
-
-// buildRec is one rule while the set is built: its key in the arena, the
-// key's first 8 bytes (which decide most comparisons of the sort) and its
-// fact.
-type buildRec struct {
-	p8   uint64
-	off  uint32
-	fact nameFact
-	n    uint8
-}
-
-func (m *Matcher) buildSet(in []Input, origins []int, total, keyBytes int) {
-	arena := make([]byte, 0, keyBytes)
-	recs := make([]buildRec, 0, total)
-	for i, input := range in {
-		if input.List == nil {
-			continue
-		}
-		for _, r := range input.List.Rules {
-			off := len(arena)
-			arena = appendKey(arena, r.Name)
-			recs = append(recs, buildRec{p8: prefix8(arena[off:]), off: uint32(off),
-				n: uint8(len(arena) - off), fact: newNameFact(origins[i], r)})
-		}
-	}
-	key := func(r buildRec) []byte { return arena[r.off : r.off+uint32(r.n)] }
-	slices.SortFunc(recs, func(a, b buildRec) int {
-		if a.p8 != b.p8 {
-			return cmp.Compare(a.p8, b.p8)
-		}
-		if c := bytes.Compare(key(a), key(b)); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.fact, b.fact)
-	})
-
-	// Group the facts of each name into a combination.
-	type group struct {
-		first uint32 // index in recs of the group's first record
-		combo uint32
-	}
-	var (
-		groups   []group
-		comboIDs = make(map[string]uint32)
-		combos   [][]nameFact
-		counts   []int
-		facts    []nameFact
-		scratch  []byte
-	)
-	for i := 0; i < len(recs); {
-		j := i
-		facts = facts[:0]
-		for ; j < len(recs) && bytes.Equal(key(recs[j]), key(recs[i])); j++ {
-			if len(facts) == 0 || facts[len(facts)-1] != recs[j].fact {
-				facts = append(facts, recs[j].fact)
-			}
-		}
-		scratch = appendFacts(scratch[:0], facts)
-		id, ok := comboIDs[string(scratch)]
-		if !ok {
-			id = uint32(len(combos))
-			comboIDs[string(scratch)] = id
-			combos = append(combos, slices.Clone(facts))
-			counts = append(counts, 0)
-		}
-		counts[id]++
-		groups = append(groups, group{uint32(i), id})
-		i = j
-	}
-
-	// Number combinations by frequency: the payload is a uvarint, so the
-	// 128 most common take one byte.
-	order := make([]uint32, len(combos))
-	for i := range order {
-		order[i] = uint32(i)
-	}
-	slices.SortStableFunc(order, func(a, b uint32) int { return counts[b] - counts[a] })
-	rank := make([]uint32, len(combos))
-	for r, id := range order {
-		rank[id] = uint32(r)
-		m.facts = append(m.facts, combos[id]...)
-		m.comboEnd = append(m.comboEnd, uint32(len(m.facts)))
-	}
-	m.facts = slices.Clip(m.facts)
-	m.comboEnd = slices.Clip(m.comboEnd)
-
-	var b setBuilder
-	for _, g := range groups {
-		b.add(key(recs[g.first]), rank[g.combo])
-	}
-	m.set = b.finish()
 }
 
 // appendFacts encodes facts as a map key.

@@ -43,32 +43,42 @@ func Normalize(name string) (string, error) {
 // A single label is accepted only when single is true (the parent of a
 // wildcard, as in *.top). The only allocation is the returned string.
 func normalizeName(tok []byte, single bool) (string, string) {
+	var buf [maxNameLen]byte
+	name, reason := normalizeInto(&buf, tok, single)
+	return string(name), reason
+}
+
+// normalizeInto is normalizeName without the string: the name is tok
+// itself when tok is already normal, else it is written to buf (or, for
+// Unicode input, allocated). Either way it is only valid until buf or tok
+// change, which lets the parser hand names to a sink without allocating.
+func normalizeInto(buf *[maxNameLen]byte, tok []byte, single bool) ([]byte, string) {
 	if len(tok) > 1 && tok[len(tok)-1] == '.' {
 		tok = tok[:len(tok)-1]
 	}
 	upper := false
 	for _, c := range tok {
 		if c >= 0x80 {
-			return normalizeUnicode(tok, single)
+			s, reason := normalizeUnicode(tok, single)
+			return []byte(s), reason
 		}
 		if 'A' <= c && c <= 'Z' {
 			upper = true
 		}
 	}
 	if reason := checkName(tok, single); reason != "" {
-		return "", reason
+		return nil, reason
 	}
 	if !upper {
-		return string(tok), ""
+		return tok, ""
 	}
-	var buf [maxNameLen]byte
 	for i, c := range tok {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
 		buf[i] = c
 	}
-	return string(buf[:len(tok)]), ""
+	return buf[:len(tok)], ""
 }
 
 // normalizeUnicode maps a U-label name to its A-label form. No shipped list

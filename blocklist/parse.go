@@ -80,10 +80,79 @@ const maxLineLen = 64 << 10
 // fails only on a read error or a line over 64 KiB; bad lines are skipped
 // and counted in Stats.Skipped.
 func Parse(r io.Reader, opt ParseOptions) (*List, error) {
-	p := &listParser{
-		opt:  opt,
-		list: &List{Stats: Stats{Skipped: make(map[string]int)}},
+	var sink listSink
+	res, err := parseInto(r, opt, nil, &sink)
+	if err != nil {
+		return nil, err
 	}
+	l := &List{Rules: sink.rules, Patterns: res.patterns, Stats: res.stats}
+	if len(res.bad) > 0 {
+		kept := l.Rules[:0]
+		for _, r := range l.Rules {
+			if res.bad.has(r.Name, ruleFlags(r.Kind, r.Allow, r.Important)) {
+				l.Stats.Skipped[reasonBadfiltered]++
+				continue
+			}
+			kept = append(kept, r)
+		}
+		clear(l.Rules[len(kept):])
+		l.Rules = kept
+	}
+	l.Stats.Kept = len(l.Rules) + len(l.Patterns)
+	return l, nil
+}
+
+// ruleSink receives the name rules of a parse as they are read. name is
+// only valid during the call: it may point into the reader's buffer.
+type ruleSink interface {
+	addRule(name []byte, kind Kind, allow, important bool, line int)
+}
+
+// listSink keeps the rules as a List holds them.
+type listSink struct{ rules []Rule }
+
+func (s *listSink) addRule(name []byte, kind Kind, allow, important bool, line int) {
+	s.rules = append(s.rules, Rule{Name: string(name), Kind: kind, Allow: allow, Important: important, Line: line})
+}
+
+// parseResult is what a parse keeps besides the rules it gave its sink.
+type parseResult struct {
+	patterns []Pattern // $badfilter already applied
+	stats    Stats     // Kept counts the rules given to the sink, not taking bad into account
+	// bad holds the rules disabled by $badfilter lines. A $badfilter acts
+	// on the whole list, also above it, so rules the sink received before
+	// it was read may be among them: the caller removes them, or parses
+	// again with bad as the known set (see parseInto).
+	bad badSet
+}
+
+// badSet is a set of name rules, by name and then by ruleFlags (one bit per
+// combination of kind, exception and $important), so that a name from the
+// scanner's buffer can be looked up without allocating.
+type badSet map[string]uint16
+
+func (b badSet) has(name string, flags uint8) bool { return b[name]&(1<<flags) != 0 }
+
+// ruleFlags packs what, besides its name, identifies a rule: its kind in
+// the low two bits, then the exception and $important bits (the layout of
+// nameFact's low byte).
+func ruleFlags(kind Kind, allow, important bool) uint8 {
+	f := uint8(kind)
+	if allow {
+		f |= factAllow
+	}
+	if important {
+		f |= factImportant
+	}
+	return f
+}
+
+// parseInto reads a list like Parse and hands every name rule to sink as
+// soon as it is read, so that the caller decides what a rule costs in
+// memory. Rules in known (the bad set of an earlier pass over the same
+// input, or nil) are dropped as they come and counted as disabled.
+func parseInto(r io.Reader, opt ParseOptions, known badSet, sink ruleSink) (parseResult, error) {
+	p := &listParser{opt: opt, sink: sink, known: known, skipped: make(map[string]int)}
 	sc := bufio.NewScanner(r)
 	// Room for the line and its newline (a CR counts as part of the line).
 	sc.Buffer(make([]byte, 0, 64<<10), maxLineLen+1)
@@ -97,36 +166,37 @@ func Parse(r io.Reader, opt ParseOptions) (*List, error) {
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("line %d: longer than %d bytes: %w", p.line+1, maxLineLen, err)
+			return parseResult{}, fmt.Errorf("line %d: longer than %d bytes: %w", p.line+1, maxLineLen, err)
 		}
-		return nil, fmt.Errorf("line %d: %w", p.line+1, err)
+		return parseResult{}, fmt.Errorf("line %d: %w", p.line+1, err)
 	}
-	p.applyBadfilters()
-	l := p.list
-	l.Stats.Lines = p.line
-	l.Stats.Kept = len(l.Rules) + len(l.Patterns)
-	return l, nil
+	p.applyBadPatterns()
+	return parseResult{
+		patterns: p.patterns,
+		stats: Stats{Lines: p.line, Kept: p.rules + len(p.patterns),
+			Comments: p.comments, Skipped: p.skipped},
+		bad: p.bad,
+	}, nil
 }
 
-// listParser holds the state of one Parse call.
+// listParser holds the state of one parse.
 type listParser struct {
-	opt  ParseOptions
-	list *List
-	line int
+	opt   ParseOptions
+	sink  ruleSink
+	known badSet
+	line  int
+
+	rules    int // given to the sink
+	comments int
+	skipped  map[string]int
+	patterns []Pattern
+	name     [maxNameLen]byte // normalizeInto's buffer
 
 	// $badfilter rules seen so far; they disable matching rules anywhere in
 	// the list, also above them, so they are applied at the end.
-	badRules    map[ruleKey]bool
+	bad         badSet
 	badPatterns map[patternKey]bool
-	patternKeys []patternKey // parallel to list.Patterns
-}
-
-// ruleKey identifies a rule for $badfilter: rules that mean the same to a
-// DNS filter are the same rule, whatever format wrote them.
-type ruleKey struct {
-	name             string
-	kind             Kind
-	allow, important bool
+	patternKeys []patternKey // parallel to patterns
 }
 
 type patternKey struct {
@@ -134,47 +204,38 @@ type patternKey struct {
 	allow, important bool
 }
 
-func (p *listParser) skip(reason string) { p.list.Stats.Skipped[reason]++ }
+func (p *listParser) skip(reason string) { p.skipped[reason]++ }
 
-func (p *listParser) addRule(name string, kind Kind, m ruleOptions) {
-	p.list.Rules = append(p.list.Rules, Rule{
-		Name: name, Kind: kind, Allow: m.allow, Important: m.important, Line: p.line,
-	})
+func (p *listParser) addRule(name []byte, kind Kind, m ruleOptions) {
+	if len(p.known) > 0 && p.known[string(name)]&(1<<ruleFlags(kind, m.allow, m.important)) != 0 {
+		p.skip(reasonBadfiltered)
+		return
+	}
+	p.rules++
+	p.sink.addRule(name, kind, m.allow, m.important, p.line)
 }
 
 func (p *listParser) addPattern(text, body string, re *regexp.Regexp, m ruleOptions) {
-	p.list.Patterns = append(p.list.Patterns, Pattern{
+	p.patterns = append(p.patterns, Pattern{
 		Text: text, Re: re, Allow: m.allow, Important: m.important, Line: p.line,
 	})
 	p.patternKeys = append(p.patternKeys, patternKey{body, m.allow, m.important})
 }
 
-// applyBadfilters drops every rule a $badfilter rule disabled.
-func (p *listParser) applyBadfilters() {
-	l := p.list
-	if len(p.badRules) > 0 {
-		kept := l.Rules[:0]
-		for _, r := range l.Rules {
-			if p.badRules[ruleKey{r.Name, r.Kind, r.Allow, r.Important}] {
-				p.skip(reasonBadfiltered)
-				continue
-			}
-			kept = append(kept, r)
-		}
-		clear(l.Rules[len(kept):])
-		l.Rules = kept
-	}
+// applyBadPatterns drops every pattern a $badfilter rule disabled. Patterns
+// are few and kept here, unlike rules, which went to the sink.
+func (p *listParser) applyBadPatterns() {
 	if len(p.badPatterns) > 0 {
-		kept := l.Patterns[:0]
-		for i, pat := range l.Patterns {
+		kept := p.patterns[:0]
+		for i, pat := range p.patterns {
 			if p.badPatterns[p.patternKeys[i]] {
 				p.skip(reasonBadfiltered)
 				continue
 			}
 			kept = append(kept, pat)
 		}
-		clear(l.Patterns[len(kept):])
-		l.Patterns = kept
+		clear(p.patterns[len(kept):])
+		p.patterns = kept
 	}
 	p.patternKeys = nil
 }

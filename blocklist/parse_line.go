@@ -30,7 +30,7 @@ func (p *listParser) parseLine(b []byte) {
 		// '#' also covers "## section" comments in hosts files, which
 		// adblock syntax would read as a generic cosmetic rule; neither
 		// means anything to a DNS filter.
-		p.list.Stats.Comments++
+		p.comments++
 		return
 	}
 	b = cutComment(b)
@@ -80,7 +80,7 @@ func (p *listParser) hosts(addr netip.Addr, names []byte) {
 			p.skip(reasonRewrite)
 			continue
 		}
-		name, reason := normalizeName(tok, false)
+		name, reason := normalizeInto(&p.name, tok, false)
 		if reason != "" {
 			p.skip(reason)
 			continue

@@ -97,7 +97,7 @@ func (p *listParser) rule(tok []byte) {
 
 // ruleBody is the meaning of a rule body: a name rule or a pattern.
 type ruleBody struct {
-	name string
+	name []byte // valid until the next rule (see normalizeInto)
 	kind Kind
 	body string         // pattern only: the body, for $badfilter
 	re   *regexp.Regexp // pattern only
@@ -115,7 +115,7 @@ func (p *listParser) classify(body []byte) (ruleBody, string) {
 		// syntax the same text would be a substring match, but lists in
 		// this form (hagezi wildcard, DNSCrypt) mean names below x; a
 		// trailing ^ (end of name) gives the same set.
-		name, reason := normalizeName(bytes.TrimSuffix(body[2:], []byte("^")), true)
+		name, reason := normalizeInto(&p.name, bytes.TrimSuffix(body[2:], []byte("^")), true)
 		return ruleBody{name: name, kind: Below}, reason
 	case bytes.ContainsAny(body, "*^|") || body[0] == '.' || body[0] == '-':
 		return ruleBody{}, reasonPartial
@@ -124,7 +124,7 @@ func (p *listParser) classify(body []byte) (ruleBody, string) {
 	if p.opt.Exact {
 		kind = Exact
 	}
-	name, reason := normalizeName(body, false)
+	name, reason := normalizeInto(&p.name, body, false)
 	return ruleBody{name: name, kind: kind}, reason
 }
 
@@ -156,7 +156,7 @@ func (p *listParser) anchored(b []byte) (ruleBody, string) {
 	}
 	star := bytes.IndexByte(b, '*')
 	if star < 0 && end {
-		name, reason := normalizeName(b, false)
+		name, reason := normalizeInto(&p.name, b, false)
 		return ruleBody{name: name, kind: Subtree}, reason
 	}
 	if star < 0 && checkName(trimFinalDot(b), false) == reasonIP {
@@ -164,7 +164,7 @@ func (p *listParser) anchored(b []byte) (ruleBody, string) {
 	}
 	if end && star == 0 && len(b) > 2 && b[1] == '.' && bytes.IndexByte(b[2:], '*') < 0 {
 		// ||*.top^ is every name below top.
-		name, reason := normalizeName(b[2:], true)
+		name, reason := normalizeInto(&p.name, b[2:], true)
 		return ruleBody{name: name, kind: Below}, reason
 	}
 	if unicode {
@@ -210,10 +210,10 @@ func (p *listParser) addBadfilter(r ruleBody, m ruleOptions) {
 		p.badPatterns[patternKey{r.body, m.allow, m.important}] = true
 		return
 	}
-	if p.badRules == nil {
-		p.badRules = make(map[ruleKey]bool)
+	if p.bad == nil {
+		p.bad = make(badSet)
 	}
-	p.badRules[ruleKey{r.name, r.kind, m.allow, m.important}] = true
+	p.bad[string(r.name)] |= 1 << ruleFlags(r.kind, m.allow, m.important)
 }
 
 // regexRule handles an adblock /regex/ rule, possibly with $options after

@@ -34,7 +34,7 @@ const (
 // appendKey appends the key of name (labels reversed, joined by keySep):
 // www.example.com becomes com\x01example\x01www. Every ancestor of a name then
 // has a key that is a prefix of the name's key, and names sort in label order.
-func appendKey(dst []byte, name string) []byte {
+func appendKey[T string | []byte](dst []byte, name T) []byte {
 	end := len(name)
 	for i := len(name) - 1; i >= -1; i-- {
 		if i >= 0 && name[i] != '.' {
@@ -182,10 +182,23 @@ func (s *nameSet) each(f func(key []byte, payload uint32)) {
 }
 
 // setBuilder writes a nameSet from keys given in strictly increasing order.
+// The zero value grows as keys come; presize makes it write into slices of
+// the final size, so that building a big set allocates it once.
 type setBuilder struct {
 	set    nameSet
 	prev   []byte
-	hashes []uint64
+	hashes []uint64 // without presize: the filter is built by finish
+	sized  bool
+}
+
+// presize prepares for exactly n keys taking dataBytes of entries.
+func (b *setBuilder) presize(n, dataBytes int) {
+	blocks := (n + setBlockSize - 1) / setBlockSize
+	b.set.data = make([]byte, 0, dataBytes)
+	b.set.starts = make([]uint32, 0, blocks)
+	b.set.heads = make([]uint64, 0, blocks)
+	b.set.filter = newKeyFilterSized(n)
+	b.sized = true
 }
 
 func (b *setBuilder) add(key []byte, payload uint32) {
@@ -195,24 +208,60 @@ func (b *setBuilder) add(key []byte, payload uint32) {
 		s.starts = append(s.starts, uint32(len(s.data)))
 		s.heads = append(s.heads, prefix8(key))
 	} else {
-		for shared < len(key) && shared < len(b.prev) && key[shared] == b.prev[shared] {
-			shared++
-		}
+		shared = commonPrefix(key, b.prev)
 	}
 	s.data = append(s.data, byte(shared), byte(len(key)-shared))
 	s.data = append(s.data, key[shared:]...)
 	s.data = binary.AppendUvarint(s.data, uint64(payload))
 	b.prev = append(b.prev[:0], key...)
-	b.hashes = append(b.hashes, keyHash(fnvOffset, key))
+	if b.sized {
+		s.filter.add(keyHash(fnvOffset, key))
+	} else {
+		b.hashes = append(b.hashes, keyHash(fnvOffset, key))
+	}
 	s.n++
+}
+
+// entrySize is how many bytes add writes for key after prev (nil at a
+// block start) with payload.
+func entrySize(key, prev []byte, payload uint32) int {
+	return 2 + len(key) - commonPrefix(key, prev) + uvarintLen(payload)
+}
+
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+func uvarintLen(v uint32) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 // finish returns the set, its slices trimmed to their length.
 func (b *setBuilder) finish() nameSet {
 	s := b.set
-	s.data = append([]byte(nil), s.data...)
-	s.starts = append([]uint32(nil), s.starts...)
-	s.heads = append([]uint64(nil), s.heads...)
-	s.filter = newKeyFilter(b.hashes)
+	s.data = trim(s.data)
+	s.starts = trim(s.starts)
+	s.heads = trim(s.heads)
+	if !b.sized {
+		s.filter = newKeyFilter(b.hashes)
+	}
 	return s
+}
+
+// trim returns s without spare capacity, copying it only if it has some.
+func trim[T any](s []T) []T {
+	if cap(s) == len(s) {
+		return s
+	}
+	return append([]T(nil), s...)
 }

@@ -37,12 +37,21 @@ func mix(h uint64) uint64 {
 }
 
 func newKeyFilter(hashes []uint64) keyFilter {
-	f := keyFilter{words: make([]uint64, max(1, len(hashes)*filterBitsPerKey/64))}
+	f := newKeyFilterSized(len(hashes))
 	for _, h := range hashes {
-		w, mask := f.slot(h)
-		f.words[w] |= mask
+		f.add(h)
 	}
 	return f
+}
+
+// newKeyFilterSized returns an empty filter for n keys.
+func newKeyFilterSized(n int) keyFilter {
+	return keyFilter{words: make([]uint64, max(1, n*filterBitsPerKey/64))}
+}
+
+func (f keyFilter) add(h uint64) {
+	w, mask := f.slot(h)
+	f.words[w] |= mask
 }
 
 func (f keyFilter) slot(h uint64) (int, uint64) {

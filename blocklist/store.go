@@ -38,12 +38,12 @@ const maxParallel = 4
 // built from them. Matcher is lock-free and may be called at any time;
 // SetSources, Load and Refresh run one at a time.
 //
-// Parsed lists are not kept between builds: every build parses the copies
-// again (from the disk cache, or from memory without DataDir), so between
-// refreshes only the Matcher and, without DataDir, the raw bytes of the
-// downloaded copies stay in memory. During a build the parsed lists of all
-// sources, the new Matcher and the old one are alive at once; that is the
-// peak.
+// Parsed lists are never held: every build parses the copies again (from
+// the disk cache, or from memory without DataDir) straight into a
+// matcherBuilder, so between refreshes only the Matcher and, without
+// DataDir, the raw bytes of the downloaded copies stay in memory. During a
+// build the builder's sorted runs of keys (about the size of a Matcher),
+// the new Matcher and the old one are alive at once; that is the peak.
 type Store struct {
 	opt     StoreOptions
 	log     *slog.Logger
@@ -159,8 +159,8 @@ func (s *Store) SetSources(ctx context.Context, src []Source) error {
 	if !s.loaded {
 		return nil
 	}
-	lists, _ := s.updateAll(ctx, false)
-	if err := s.build(lists); err != nil {
+	s.updateAll(ctx, false)
+	if err := s.build(); err != nil {
 		s.setSources(oldSrcs)
 		s.origins = oldOrigins
 		return err
@@ -178,8 +178,8 @@ func (s *Store) Load(ctx context.Context) {
 	if s.cache != nil {
 		s.cache.removeTemps()
 	}
-	lists, _ := s.updateAll(ctx, false)
-	if err := s.build(lists); err != nil {
+	s.updateAll(ctx, false)
+	if err := s.build(); err != nil {
 		s.log.Error("cannot build blocklists", "err", err)
 	}
 	s.loaded = true
@@ -192,12 +192,12 @@ func (s *Store) Load(ctx context.Context) {
 func (s *Store) Refresh(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lists, errs := s.updateAll(ctx, true)
+	_, errs := s.updateAll(ctx, true)
 	if err := ctx.Err(); err != nil {
 		return err // copies that changed are picked up by the next build (dirty)
 	}
-	if len(lists) > 0 || s.dirty {
-		if err := s.build(lists); err != nil {
+	if s.dirty {
+		if err := s.build(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -60,13 +60,13 @@ func (s *Store) jobs() []job {
 }
 
 // updateAll brings every origin up to date, a few at a time: files are read
-// again if they changed; with network, URLs are downloaded. It returns the
-// parsed lists of the copies that changed, and the failures.
-func (s *Store) updateAll(ctx context.Context, network bool) (map[*source]*List, []error) {
+// again if they changed; with network, URLs are downloaded. It reports
+// whether a copy changed, and the failures.
+func (s *Store) updateAll(ctx context.Context, network bool) (bool, []error) {
 	js := s.jobs()
 	type result struct {
-		lists map[*source]*List
-		err   error
+		changed bool
+		err     error
 	}
 	res := make([]result, len(js))
 	sem := make(chan struct{}, maxParallel)
@@ -75,46 +75,44 @@ func (s *Store) updateAll(ctx context.Context, network bool) (map[*source]*List,
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			res[i].lists, res[i].err = s.update(ctx, j, network)
+			res[i].changed, res[i].err = s.update(ctx, j, network)
 		})
 	}
 	wg.Wait()
-	lists := map[*source]*List{}
+	changed := false
 	var errs []error
 	for i, r := range res {
 		if r.err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", js[i].o.name, r.err))
 		}
-		for src, l := range r.lists {
-			lists[src] = l
-		}
+		changed = changed || r.changed
 	}
-	if len(lists) > 0 {
+	if changed {
 		s.dirty = true
 	}
-	return lists, errs
+	return changed, errs
 }
 
-// update refreshes one origin. A failure is recorded in its status and
-// logged; the last good copy stays.
-func (s *Store) update(ctx context.Context, j job, network bool) (map[*source]*List, error) {
+// update refreshes one origin and reports whether its copy changed. A
+// failure is recorded in its status and logged; the last good copy stays.
+func (s *Store) update(ctx context.Context, j job, network bool) (bool, error) {
 	o := j.o
 	if !o.cacheTried {
 		s.loadCached(o)
 	}
 	if o.url != "" && !network {
-		return nil, nil
+		return false, nil
 	}
 	now := s.now()
-	var lists map[*source]*List
+	var changed bool
 	var err error
 	if o.url != "" {
-		lists, err = s.download(ctx, j)
+		changed, err = s.download(ctx, j)
 	} else {
-		lists, err = s.readFile(j)
+		changed, err = s.readFile(j)
 	}
 	if err != nil && ctx.Err() != nil {
-		return nil, err // shutting down: not a failure of the source
+		return false, err // shutting down: not a failure of the source
 	}
 	s.smu.Lock()
 	o.lastAttempt = now
@@ -132,7 +130,7 @@ func (s *Store) update(ctx context.Context, j job, network bool) (map[*source]*L
 			s.log.Warn("list refresh failed, no copy to serve", "source", o.name, "err", err)
 		}
 	}
-	return lists, err
+	return changed, err
 }
 
 // loadCached takes the origin's copy from the disk cache, if there is one.
@@ -156,7 +154,7 @@ func (s *Store) loadCached(o *origin) {
 }
 
 // download fetches a URL origin, conditionally when there is a copy.
-func (s *Store) download(ctx context.Context, j job) (map[*source]*List, error) {
+func (s *Store) download(ctx context.Context, j job) (bool, error) {
 	o := j.o
 	var etag, lastMod string
 	if o.has {
@@ -165,7 +163,7 @@ func (s *Store) download(ctx context.Context, j job) (map[*source]*List, error) 
 	start := s.now()
 	res, err := s.fetch(ctx, o.name, o.url, etag, lastMod)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	now := s.now()
 	if res.notModified || res.body.sum == o.meta.SHA256 && o.has {
@@ -184,9 +182,9 @@ func (s *Store) download(ctx context.Context, j job) (map[*source]*List, error) 
 			how = "same content"
 		}
 		s.log.Debug("list not modified", "source", o.name, "how", how)
-		return nil, nil
+		return false, nil
 	}
-	lists, err := s.accept(res.body, j.srcs, false)
+	rules, err := s.accept(res.body, j.srcs, false)
 	if err == nil {
 		err = s.commit(o, res.body, cacheMeta{
 			ETag: res.etag, LastModified: res.lastModified,
@@ -195,47 +193,47 @@ func (s *Store) download(ctx context.Context, j job) (map[*source]*List, error) 
 	}
 	if err != nil {
 		res.body.discard()
-		return nil, err
+		return false, err
 	}
-	s.log.Info("list downloaded", "source", o.name, "bytes", res.body.size, "rules", kept(lists), "took", now.Sub(start).Round(time.Millisecond))
-	return lists, nil
+	s.log.Info("list downloaded", "source", o.name, "bytes", res.body.size, "rules", rules, "took", now.Sub(start).Round(time.Millisecond))
+	return true, nil
 }
 
 // readFile reads a file origin again if its modification time or size
 // changed since the copy in use was taken.
-func (s *Store) readFile(j job) (map[*source]*List, error) {
+func (s *Store) readFile(j job) (bool, error) {
 	o := j.o
 	fi, err := os.Stat(o.path)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", o.path)
+		return false, fmt.Errorf("%s: not a regular file", o.path)
 	}
 	now := s.now()
 	if o.has && fi.ModTime().Equal(o.meta.FileModTime) && fi.Size() == o.meta.FileSize {
 		s.smu.Lock()
 		o.meta.Checked, o.fromCache = now, false
 		s.smu.Unlock()
-		return nil, nil
+		return false, nil
 	}
 	f, err := os.Open(o.path)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	b, err := readBody(f, s.opt.MaxBytes, s.cache, fi.Size())
 	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("read: %w", err)
+		return false, fmt.Errorf("read: %w", err)
 	}
 	if o.has && b.sum == o.meta.SHA256 {
 		b.discard() // touched, not changed
 		m := o.meta
 		m.Checked, m.FileModTime, m.FileSize = now, fi.ModTime(), fi.Size()
 		s.confirm(o, m)
-		return nil, nil
+		return false, nil
 	}
-	lists, err := s.accept(b, j.srcs, true)
+	rules, err := s.accept(b, j.srcs, true)
 	if err == nil {
 		err = s.commit(o, b, cacheMeta{
 			Fetched: now, Checked: now, Size: b.size, SHA256: b.sum,
@@ -244,32 +242,29 @@ func (s *Store) readFile(j job) (map[*source]*List, error) {
 	}
 	if err != nil {
 		b.discard()
-		return nil, err
+		return false, err
 	}
-	s.log.Info("list file read", "source", o.name, "bytes", b.size, "rules", kept(lists))
-	return lists, nil
+	s.log.Info("list file read", "source", o.name, "bytes", b.size, "rules", rules)
+	return true, nil
 }
 
 // accept parses a new copy for every source using it, and refuses it if it
-// is not a usable list for any of them.
-func (s *Store) accept(b *body, srcs []*source, localFile bool) (map[*source]*List, error) {
-	lists := make(map[*source]*List, len(srcs))
+// is not a usable list for any of them. The parse only counts: the rules
+// are read again by the build, so that a download never holds a parsed
+// list. It returns the most rules any of the sources kept.
+func (s *Store) accept(b *body, srcs []*source, localFile bool) (int, error) {
+	rules := 0
 	for _, src := range srcs {
-		rc, err := b.open()
-		if err != nil {
-			return nil, err
-		}
-		l, err := parseCopy(rc, src.parseOptions(), s.opt.MaxBytes, true)
-		rc.Close()
+		res, err := parseCopyInto(b.open, src.parseOptions(), s.opt.MaxBytes, true, discardSink{})
 		if err == nil {
-			err = acceptable(l, localFile)
+			err = acceptable(res.stats, localFile)
 		}
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		lists[src] = l
+		rules = max(rules, res.stats.Kept)
 	}
-	return lists, nil
+	return rules, nil
 }
 
 // commit makes an accepted body the origin's copy.
@@ -315,14 +310,4 @@ func (s *Store) openCopy(o *origin) (func() (io.ReadCloser, error), error) {
 	}
 	path := s.cache.dataPath(o.key)
 	return func() (io.ReadCloser, error) { return os.Open(path) }, nil
-}
-
-// kept is the number of rules in a new copy: the most any of its sources
-// kept.
-func kept(lists map[*source]*List) int {
-	n := 0
-	for _, l := range lists {
-		n = max(n, l.Stats.Kept)
-	}
-	return n
 }

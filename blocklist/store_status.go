@@ -78,39 +78,46 @@ func (s *Store) Line(ref Ref) int {
 		if lr.name != ref.Source {
 			continue
 		}
-		l, err := readList(lr.open, lr.opt, s.opt.MaxBytes)
+		f := &lineFinder{ref: ref}
+		res, err := parseCopyInto(lr.open, lr.opt, s.opt.MaxBytes, false, f)
 		if err != nil {
 			continue
 		}
-		if n := findLine(l, ref); n > 0 {
-			return n
-		}
-	}
-	return 0
-}
-
-func findLine(l *List, ref Ref) int {
-	if ref.Pattern {
-		for _, p := range l.Patterns {
-			if p.Text == ref.Name && p.Allow == ref.Allow {
-				return p.Line
+		if ref.Pattern {
+			for _, p := range res.patterns {
+				if p.Text == ref.Name && p.Allow == ref.Allow {
+					return p.Line
+				}
 			}
+			continue
 		}
-		return 0
-	}
-	for _, r := range l.Rules {
-		if r.Name == ref.Name && r.Kind == ref.Kind && r.Allow == ref.Allow {
-			return r.Line
+		if f.line > 0 {
+			return f.line
 		}
 	}
 	return 0
 }
 
-// build parses the copy in use of every source (or takes the list already
-// parsed in lists), builds a new Matcher and swaps it in. A source without
-// a copy still adds its category, so that category masks do not depend on
-// which downloads have succeeded.
-func (s *Store) build(lists map[*source]*List) error {
+// lineFinder is a ruleSink that notes the line of the first rule matching
+// ref, so that finding a line holds no list.
+type lineFinder struct {
+	ref  Ref
+	line int
+}
+
+func (f *lineFinder) addRule(name []byte, kind Kind, allow, _ bool, line int) {
+	if f.line == 0 && !f.ref.Pattern && kind == f.ref.Kind && allow == f.ref.Allow && string(name) == f.ref.Name {
+		f.line = line
+	}
+}
+
+func (f *lineFinder) restart() { f.line = 0 }
+
+// build parses the copy in use of every source into a new Matcher and swaps
+// it in. Each copy is streamed into the builder: no parsed list exists at
+// any time. A source without a copy still adds its category, so that
+// category masks do not depend on which downloads have succeeded.
+func (s *Store) build() error {
 	start := s.now()
 	srcs := s.sources()
 	type stat struct {
@@ -119,13 +126,20 @@ func (s *Store) build(lists map[*source]*List) error {
 		err     string
 	}
 	stats := make([]stat, len(srcs))
-	inputs := make([]Input, 0, len(srcs))
 	refs := make([]lineRef, 0, len(srcs))
+	b := newMatcherBuilder()
 	for i, src := range srcs {
+		if err := b.source(src.Category, src.name); err != nil {
+			return fmt.Errorf("build matcher: %w", err)
+		}
 		open, err := s.opener(src)
-		l := lists[src]
-		if l == nil && err == nil {
-			l, err = readList(open, src.parseOptions(), s.opt.MaxBytes)
+		var res parseResult
+		if err == nil {
+			res, err = parseCopyInto(open, src.parseOptions(), s.opt.MaxBytes, false, builderSink{b})
+		}
+		if err != nil {
+			b.abort()
+			res = parseResult{}
 		}
 		if err != nil && !errors.Is(err, errNoCopy) {
 			stats[i].err = err.Error()
@@ -138,19 +152,13 @@ func (s *Store) build(lists map[*source]*List) error {
 				s.smu.Unlock()
 			}
 		}
-		if l == nil {
-			l = &List{}
-		}
-		stats[i].rules, stats[i].skipped = l.Stats.Kept, l.Stats.Skipped
-		inputs = append(inputs, Input{Category: src.Category, Source: src.name, List: l})
+		b.addPatterns(res.patterns)
+		stats[i].rules, stats[i].skipped = res.stats.Kept, res.stats.Skipped
 		if open != nil {
 			refs = append(refs, lineRef{name: src.name, opt: src.parseOptions(), open: open})
 		}
 	}
-	m, err := NewMatcher(inputs)
-	if err != nil {
-		return fmt.Errorf("build matcher: %w", err)
-	}
+	m := b.finish()
 	s.cur.Store(&snapshot{m: m, refs: refs})
 	s.dirty = false
 	s.smu.Lock()
@@ -161,6 +169,12 @@ func (s *Store) build(lists map[*source]*List) error {
 	s.log.Info("blocklists built", "names", m.Len(), "sources", len(srcs), "took", s.now().Sub(start).Round(time.Millisecond))
 	return nil
 }
+
+// builderSink feeds a copy's rules to the builder; a restart drops what the
+// current source added so far.
+type builderSink struct{ *matcherBuilder }
+
+func (b builderSink) restart() { b.abort() }
 
 // opener returns how to read the copy in use of src.
 func (s *Store) opener(src *source) (func() (io.ReadCloser, error), error) {
@@ -173,14 +187,4 @@ func (s *Store) opener(src *source) (func() (io.ReadCloser, error), error) {
 		return func() (io.ReadCloser, error) { return io.NopCloser(inlineReader(entries)), nil }, nil
 	}
 	return s.openCopy(src.o)
-}
-
-// readList parses a copy in use (already checked when it was accepted).
-func readList(open func() (io.ReadCloser, error), opt ParseOptions, max int64) (*List, error) {
-	rc, err := open()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return parseCopy(rc, opt, max, false)
 }

@@ -24,6 +24,7 @@ const namespace = "haven"
 const (
 	ReasonRateLimit = "ratelimit" // the client was over its rate limit
 	ReasonACL       = "acl"       // the client address is not allowed to query
+	ReasonBusy      = "busy"      // the client or the server had too many queries in flight
 )
 
 // Metrics records Haven's per-query metrics. A nil *Metrics is valid and

@@ -73,6 +73,36 @@ func BenchmarkWrite(b *testing.B) {
 	b.ReportMetric(float64(l.Written())/b.Elapsed().Seconds(), "rows/s")
 }
 
+// BenchmarkWriterRows is the writer's cost per row end to end: Add, batch,
+// insert, commit, Flush, with the default batch size. ns/op, B/op and
+// allocs/op are per row; cpu-µs/row is the whole process's CPU time per row
+// (the writer, the driver and the garbage collector), which on a busy
+// machine tells more than the wall clock. Run it with a fixed count, e.g.
+// -benchtime 200000x, so that runs compare tables of the same size.
+func BenchmarkWriterRows(b *testing.B) {
+	l := openTest(b, Options{Buffer: 1 << 16})
+	es := make([]Entry, 1000)
+	for i := range es {
+		es[i] = benchEntry(i)
+	}
+	b.ReportAllocs()
+	cpu0, cpuOK := processCPU()
+	n := 0
+	for b.Loop() {
+		for !l.Add(es[n%len(es)]) {
+			flush(b, l)
+		}
+		n++
+	}
+	flush(b, l)
+	if cpu1, _ := processCPU(); cpuOK && n > 0 {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(time.Microsecond)/float64(n), "cpu-µs/row")
+	}
+	if l.Written() != uint64(n) {
+		b.Fatalf("wrote %d of %d rows", l.Written(), n)
+	}
+}
+
 // BenchmarkSearch queries a log of 100k rows spread over a month.
 func BenchmarkSearch(b *testing.B) {
 	l := openTest(b, Options{Buffer: 100_000, BatchSize: 1000})

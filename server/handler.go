@@ -16,8 +16,9 @@ import (
 // rejected what is not a single-question query (FORMERR/NOTIMP) and dropped
 // what cannot be parsed at all.
 type handler struct {
-	opt Options
-	log *slog.Logger
+	opt      Options
+	log      *slog.Logger
+	inflight *inflightLimiter
 }
 
 func (h *handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
@@ -31,7 +32,14 @@ func (h *handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	if resp == nil {
-		resp = h.answer(q)
+		if !h.inflight.acquire(q.Client) {
+			resp = h.busy(r)
+		} else {
+			// Held until the answer is written: a client that is slow to
+			// take its answers holds its places too.
+			defer h.inflight.release(q.Client)
+			resp = h.answer(q)
+		}
 	}
 	if q.Proto == resolver.UDP {
 		resp.Truncate(limitForAmplification(r, q.Client, udpSize(r, h.opt.UDPSize)))
@@ -128,6 +136,23 @@ func shape(ans, r *dns.Msg, reqOPT *dns.OPT, size uint16) *dns.Msg {
 		ans.Extra = append(ans.Extra, newOPT(size, reqOPT.Do(), ede))
 	}
 	return ans
+}
+
+// ReasonBusy is the reason given to Options.Refused for a query over an
+// in-flight cap.
+const ReasonBusy = "busy"
+
+// busy is the answer to a query over an in-flight cap. REFUSED rather than
+// SERVFAIL: it says "not from me, not now" without claiming the name
+// broken, a stub moves on to its next server at once, and a resolver in
+// front of Haven does not keep it as a failure of the name (RFC 2308 7.1
+// lets SERVFAIL be cached for minutes). It is also what the guard's rate
+// limit answers.
+func (h *handler) busy(r *dns.Msg) *dns.Msg {
+	if h.opt.Refused != nil {
+		h.opt.Refused(ReasonBusy)
+	}
+	return reply(r, dns.RcodeRefused, r.IsEdns0(), h.opt.UDPSize, nil)
 }
 
 // reply is an answer with no records and the given rcode.

@@ -49,10 +49,10 @@ func startDoH(addr string, s *Server) (*dohServer, error) {
 	srv := &http.Server{
 		Handler:           &dohHandler{h: s.handler},
 		TLSConfig:         cfg,
-		ReadHeaderTimeout: streamTimeout,
-		ReadTimeout:       2 * streamTimeout,
+		ReadHeaderTimeout: s.opt.ReadTimeout,
+		ReadTimeout:       2 * s.opt.ReadTimeout,
 		// Past the chain's own timeout, which always gives an answer.
-		WriteTimeout: s.opt.Timeout + streamTimeout,
+		WriteTimeout: s.opt.Timeout + writeTimeout,
 		IdleTimeout:  dohIdle,
 		// A GET carries up to 64 KiB of message in base64.
 		MaxHeaderBytes: 128 << 10,

@@ -1,16 +1,21 @@
 package server
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
+	"time"
 )
 
-// connLimiter counts the DoT and DoH connections open, overall and per
+// connLimiter counts the TCP, DoT and DoH connections open, overall and per
 // client address, so that one client (or a flood of them) cannot take every
-// file descriptor: each connection costs a socket and a TLS state, unlike a
-// UDP query.
+// file descriptor: each connection costs a socket, a goroutine and, for the
+// encrypted ones, a TLS state, unlike a UDP query. One limiter serves every
+// stream listener of a Server: descriptors and memory are one pool, whatever
+// the transport.
 type connLimiter struct {
 	max, perIP int
 
@@ -44,7 +49,7 @@ func (l *connLimiter) release(ip netip.Addr) {
 }
 
 // listener wraps ln so that a connection over a limit is closed as soon as
-// it is accepted, before any TLS work is done for it.
+// it is accepted, before any TLS work or read is done for it.
 func (l *connLimiter) listener(ln net.Listener, log *slog.Logger) net.Listener {
 	return &limitListener{Listener: ln, lim: l, log: log}
 }
@@ -56,11 +61,22 @@ type limitListener struct {
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
+	var delay time.Duration
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			return nil, err
+			if !outOfResources(err) {
+				return nil, err
+			}
+			// miekg/dns retries such an error at once, in a loop that
+			// would take a core from the UDP listeners while descriptors
+			// are short: wait, as net/http does, and try again.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			l.log.Warn("accept", "addr", l.Addr().String(), "err", err, "retry", delay)
+			time.Sleep(delay)
+			continue
 		}
+		delay = 0
 		ip := clientAddr(c.RemoteAddr())
 		if l.lim.acquire(ip) {
 			return &limitConn{Conn: c, lim: l.lim, ip: ip}, nil
@@ -82,4 +98,11 @@ func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.lim.release(c.ip) })
 	return err
+}
+
+// outOfResources reports whether an Accept error is a shortage that passes
+// (descriptors, buffers), after which accepting again may work.
+func outOfResources(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }

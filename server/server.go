@@ -49,11 +49,38 @@ type Options struct {
 	// ServerName is the DoT name whose subdomains carry client ids: SNI
 	// "<id>.<ServerName>" gives Query.ClientID <id>.
 	ServerName string
-	// MaxConns caps the DoT and DoH connections open at once, over all
-	// their listeners (default 1000); MaxConnsPerIP caps them per client
-	// address (default 50). A connection over a cap is closed at once.
+	// MaxConns caps the TCP, DoT and DoH connections open at once, counted
+	// together over all their listeners (default 1000); MaxConnsPerIP caps
+	// them per client address (default 50). A connection over a cap is
+	// closed as soon as it is accepted.
 	MaxConns, MaxConnsPerIP int
+	// MaxInFlight caps the queries being answered at once, over every
+	// transport (default 4096); MaxInFlightPerIP caps them per client
+	// address (default 256). A query over a cap is answered REFUSED at
+	// once, without going to the chain.
+	MaxInFlight, MaxInFlightPerIP int
+	// ReadTimeout bounds, on TCP and DoT, the TLS handshake, the wait for
+	// a connection's first query, and the arrival of the rest of a message
+	// once its length has come (default 5s); DoH gets it for request
+	// headers and twice it for a whole request. IdleTimeout is how long a
+	// TCP or DoT connection may wait for its next query (default 10s).
+	ReadTimeout, IdleTimeout time.Duration
 }
+
+// Defaults of the Options fields left zero.
+const (
+	defaultMaxConns         = 1000
+	defaultMaxConnsPerIP    = 50
+	defaultMaxInFlight      = 4096
+	defaultMaxInFlightPerIP = 256
+	// defaultReadTimeout is the usual client timeout: a client that has
+	// sent nothing by then has given up, or never meant to ask.
+	defaultReadTimeout = 5 * time.Second
+	// defaultIdleTimeout keeps an idle connection open long enough for a
+	// stub resolver to reuse it, and no longer (RFC 7766 suggests
+	// seconds).
+	defaultIdleTimeout = 10 * time.Second
+)
 
 // Server serves DNS on a set of addresses.
 type Server struct {
@@ -61,8 +88,7 @@ type Server struct {
 	log     *slog.Logger
 	handler *handler
 
-	idle  time.Duration // DoT idle timeout; tests shorten it
-	limit *connLimiter  // shared by the DoT and DoH listeners
+	limit *connLimiter // shared by the TCP, DoT and DoH listeners
 
 	mu         sync.Mutex // guards the fields below
 	servers    []*dns.Server
@@ -85,14 +111,23 @@ func New(opt Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if opt.MaxConns <= 0 {
-		opt.MaxConns = 1000
+	orDefault(&opt.MaxConns, defaultMaxConns)
+	orDefault(&opt.MaxConnsPerIP, defaultMaxConnsPerIP)
+	orDefault(&opt.MaxInFlight, defaultMaxInFlight)
+	orDefault(&opt.MaxInFlightPerIP, defaultMaxInFlightPerIP)
+	orDefault(&opt.ReadTimeout, defaultReadTimeout)
+	orDefault(&opt.IdleTimeout, defaultIdleTimeout)
+	h := &handler{opt: opt, log: log,
+		inflight: newInflightLimiter(opt.MaxInFlight, opt.MaxInFlightPerIP)}
+	return &Server{opt: opt, log: log, handler: h,
+		limit: newConnLimiter(opt.MaxConns, opt.MaxConnsPerIP)}
+}
+
+// orDefault sets *v to def when it is zero or negative.
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
-	if opt.MaxConnsPerIP <= 0 {
-		opt.MaxConnsPerIP = 50
-	}
-	return &Server{opt: opt, log: log, handler: &handler{opt: opt, log: log},
-		idle: idleTimeout(), limit: newConnLimiter(opt.MaxConns, opt.MaxConnsPerIP)}
 }
 
 // Start binds UDP and TCP on every listen address, and the DoT and DoH
@@ -124,8 +159,10 @@ func (s *Server) Start() error {
 			return fail(fmt.Errorf("server: listen %s: %w", addr, err))
 		}
 		udp := &dns.Server{PacketConn: pc, Handler: s.handler, UDPSize: int(s.opt.UDPSize)}
-		tcp := &dns.Server{Listener: ln, Handler: s.handler,
-			ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: idleTimeout}
+		idle := s.opt.IdleTimeout
+		tcp := &dns.Server{Listener: s.limit.listener(ln, s.log), Handler: s.handler,
+			ReadTimeout: s.opt.ReadTimeout, WriteTimeout: writeTimeout,
+			IdleTimeout: func() time.Duration { return idle }}
 		for _, srv := range []*dns.Server{udp, tcp} {
 			ready := make(chan struct{})
 			srv.NotifyStartedFunc = func() { close(ready) }
@@ -181,10 +218,6 @@ func (s *Server) startEncrypted() error {
 	}
 	return nil
 }
-
-// idleTimeout keeps an idle TCP client connection open long enough for a
-// stub resolver to reuse it, and no longer (RFC 7766 suggests seconds).
-func idleTimeout() time.Duration { return 10 * time.Second }
 
 // bindPair binds UDP and TCP on the same address. With port 0 the TCP
 // listener takes the port UDP was given; if that port is taken on TCP, it

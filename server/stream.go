@@ -44,7 +44,12 @@ func (h *handler) serveStream(wire []byte, q *resolver.Query, write func(m *dns.
 		return false
 	}
 	if resp == nil {
-		resp = h.answer(q)
+		if !h.inflight.acquire(q.Client) {
+			resp = h.busy(req)
+		} else {
+			defer h.inflight.release(q.Client)
+			resp = h.answer(q)
+		}
 	}
 	pad(req, resp)
 	out, err := resp.Pack()

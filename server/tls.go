@@ -17,12 +17,14 @@ import (
 )
 
 const (
-	// streamTimeout bounds a TLS handshake, the arrival of a whole message
-	// once its length has come, and the writing of an answer.
-	streamTimeout = 5 * time.Second
-	// maxInFlight caps the queries of one DoT connection answered at once;
-	// past it the connection is not read until one is answered.
-	maxInFlight = 64
+	// writeTimeout bounds the writing of an answer on TCP and DoT: a
+	// client that does not read its answers is cut off.
+	writeTimeout = 5 * time.Second
+	// maxPipeline caps the queries of one DoT connection answered at
+	// once; past it the connection is not read until one is answered.
+	// Options.MaxInFlightPerIP bounds a client's queries over all its
+	// connections.
+	maxPipeline = 64
 )
 
 // dotServer serves DNS over TLS (RFC 7858) on one listener. It has its own
@@ -35,7 +37,7 @@ type dotServer struct {
 	ln         net.Listener // limited by the Server's connLimiter
 	cfg        *tls.Config
 	serverName string // lower case, no final dot
-	idle       time.Duration
+	read, idle time.Duration
 
 	wg sync.WaitGroup // the accept loop and every connection
 
@@ -62,7 +64,8 @@ func startDoT(addr string, s *Server) (*dotServer, error) {
 		ln:         s.limit.listener(ln, s.log),
 		cfg:        cfg,
 		serverName: strings.TrimSuffix(strings.ToLower(s.opt.ServerName), "."),
-		idle:       s.idle,
+		read:       s.opt.ReadTimeout,
+		idle:       s.opt.IdleTimeout,
 		conns:      make(map[net.Conn]struct{}),
 	}
 	d.wg.Add(1)
@@ -133,8 +136,8 @@ func (d *dotServer) setReadDeadline(c net.Conn, t time.Time) {
 func (d *dotServer) serveConn(c net.Conn) {
 	defer d.untrack(c)
 	tc := tls.Server(c, d.cfg)
-	c.SetWriteDeadline(time.Now().Add(streamTimeout))
-	d.setReadDeadline(c, time.Now().Add(streamTimeout))
+	c.SetWriteDeadline(time.Now().Add(writeTimeout))
+	d.setReadDeadline(c, time.Now().Add(d.read))
 	if err := tc.Handshake(); err != nil {
 		d.log.Debug("tls handshake", "client", c.RemoteAddr().String(), "err", err)
 		return
@@ -149,7 +152,7 @@ func (d *dotServer) serveConn(c net.Conn) {
 		copy(buf[2:], wire)
 		wmu.Lock()
 		defer wmu.Unlock()
-		c.SetWriteDeadline(time.Now().Add(streamTimeout))
+		c.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := tc.Write(buf)
 		if err != nil {
 			// A client that does not read its answers is gone: stop
@@ -161,17 +164,19 @@ func (d *dotServer) serveConn(c net.Conn) {
 
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
-	sem := make(chan struct{}, maxInFlight)
+	sem := make(chan struct{}, maxPipeline)
 	// The first query must follow the handshake promptly; later ones may
-	// take the idle timeout to come.
-	wait := streamTimeout
+	// take the idle timeout to come. Once its length is in, the rest of a
+	// message must come promptly too: a client trickling bytes (slow
+	// loris) is cut off.
+	wait := d.read
 	for {
 		d.setReadDeadline(c, time.Now().Add(wait))
 		var l [2]byte
 		if _, err := io.ReadFull(tc, l[:]); err != nil {
 			return
 		}
-		d.setReadDeadline(c, time.Now().Add(streamTimeout))
+		d.setReadDeadline(c, time.Now().Add(d.read))
 		msg := make([]byte, binary.BigEndian.Uint16(l[:]))
 		if _, err := io.ReadFull(tc, msg); err != nil {
 			return

@@ -142,7 +142,7 @@ func TestSNIClientID(t *testing.T) {
 // closed by the server, not left open.
 func TestDoTIdleTimeout(t *testing.T) {
 	t.Parallel()
-	s := startTLS(t, Options{}, func(s *Server) { s.idle = 50 * time.Millisecond })
+	s := startTLS(t, Options{IdleTimeout: 50 * time.Millisecond}, nil)
 	c := s.dialTLS(t, "")
 	exchangeConn(t, c, query("example.com.", dns.TypeA))
 	// The client's deadline (5s) is far past the idle timeout: the read

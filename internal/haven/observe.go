@@ -7,6 +7,7 @@ import (
 	"github.com/havendns/haven/metrics"
 	"github.com/havendns/haven/querylog"
 	"github.com/havendns/haven/resolver"
+	"github.com/havendns/haven/server"
 	"github.com/havendns/haven/server/access"
 )
 
@@ -37,6 +38,8 @@ func refusedReason(why string) string {
 	switch why {
 	case access.ClientRate.String(), access.PrefixRate.String():
 		return metrics.ReasonRateLimit
+	case server.ReasonBusy:
+		return metrics.ReasonBusy
 	}
 	return metrics.ReasonACL // denied, or outside the allow list
 }
