@@ -99,7 +99,7 @@ func (s *Store) fetchOnce(ctx context.Context, url, etag, lastModified string) (
 	if resp.ContentLength > s.opt.MaxBytes {
 		return nil, fmt.Errorf("%w: Content-Length %d over %d", errTooLarge, resp.ContentLength, s.opt.MaxBytes)
 	}
-	b, err := readBody(resp.Body, s.opt.MaxBytes, s.cache, resp.ContentLength)
+	b, err := readBody(resp.Body, s.opt.MaxBytes, s.cache)
 	if err != nil {
 		return nil, fmt.Errorf("read body: %w", timeoutErr(ctx, s.opt.Timeout, err))
 	}

@@ -24,7 +24,7 @@ var (
 // big the list), otherwise the bytes themselves.
 type body struct {
 	tmp  string
-	data []byte
+	data memCopy
 	size int64
 	sum  string // hex SHA-256 of the bytes, to notice an unchanged list served without validators
 }
@@ -34,7 +34,47 @@ func (b *body) open() (io.ReadCloser, error) {
 	if b.tmp != "" {
 		return os.Open(b.tmp)
 	}
-	return io.NopCloser(bytes.NewReader(b.data)), nil
+	return b.data.open(), nil
+}
+
+// memCopy is a copy kept in memory, in pieces of at most memChunkSize: a
+// body of unknown length is read without ever copying what was read
+// already (a growing buffer would leave a trail of garbage several times
+// the size of the list, in the middle of a refresh).
+type memCopy [][]byte
+
+const memChunkSize = 64 << 10
+
+func (c memCopy) open() io.ReadCloser {
+	rs := make([]io.Reader, len(c))
+	for i, b := range c {
+		rs[i] = bytes.NewReader(b)
+	}
+	return io.NopCloser(io.MultiReader(rs...))
+}
+
+// readMemCopy reads r to its end in pieces; the last one is trimmed so
+// that the copy holds no slack.
+func readMemCopy(r io.Reader) (memCopy, int64, error) {
+	var c memCopy
+	var n int64
+	for {
+		buf := make([]byte, memChunkSize)
+		k, err := io.ReadFull(r, buf)
+		n += int64(k)
+		switch {
+		case k == len(buf):
+			c = append(c, buf)
+		case k > 0:
+			c = append(c, bytes.Clone(buf[:k]))
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return c, n, nil
+		}
+		if err != nil {
+			return nil, n, err
+		}
+	}
 }
 
 // discard removes the temporary file of a refused copy.
@@ -47,24 +87,16 @@ func (b *body) discard() {
 // readBody copies r into a new body, reading at most max+1 bytes: a longer
 // stream is refused without reading the rest, so a server that never stops
 // sending costs at most max bytes.
-func readBody(r io.Reader, max int64, cache *diskCache, sizeHint int64) (*body, error) {
+func readBody(r io.Reader, max int64, cache *diskCache) (*body, error) {
 	h := sha256.New()
 	lr := io.TeeReader(io.LimitReader(r, max+1), h)
 	if cache == nil {
-		var buf bytes.Buffer
-		if sizeHint > 0 && sizeHint <= max {
-			buf.Grow(int(sizeHint))
-		}
-		n, err := buf.ReadFrom(lr)
+		data, n, err := readMemCopy(lr)
 		if err != nil {
 			return nil, err
 		}
 		if n > max {
 			return nil, fmt.Errorf("%w: over %d bytes", errTooLarge, max)
-		}
-		data := buf.Bytes()
-		if cap(data)-len(data) > len(data)/4 {
-			data = bytes.Clone(data) // the copy is kept until the next change: drop the growth slack
 		}
 		return &body{data: data, size: n, sum: hex.EncodeToString(h.Sum(nil))}, nil
 	}
@@ -204,7 +236,7 @@ func parseCopyOnce(open func() (io.ReadCloser, error), opt ParseOptions, max int
 type discardSink struct{}
 
 func (discardSink) addRule([]byte, Kind, bool, bool, int) {}
-func (discardSink) restart()                               {}
+func (discardSink) restart()                              {}
 
 // acceptable says whether a new copy, parsed to st, may replace the last
 // good one. A list without a single rule is refused (an empty body, or a

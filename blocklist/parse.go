@@ -118,7 +118,7 @@ func (s *listSink) addRule(name []byte, kind Kind, allow, important bool, line i
 // parseResult is what a parse keeps besides the rules it gave its sink.
 type parseResult struct {
 	patterns []Pattern // $badfilter already applied
-	stats    Stats     // Kept counts the rules given to the sink, not taking bad into account
+	stats    Stats     // Kept: the patterns and the rules given to the sink, bad ones included unless known
 	// bad holds the rules disabled by $badfilter lines. A $badfilter acts
 	// on the whole list, also above it, so rules the sink received before
 	// it was read may be among them: the caller removes them, or parses

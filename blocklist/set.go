@@ -222,12 +222,6 @@ func (b *setBuilder) add(key []byte, payload uint32) {
 	s.n++
 }
 
-// entrySize is how many bytes add writes for key after prev (nil at a
-// block start) with payload.
-func entrySize(key, prev []byte, payload uint32) int {
-	return 2 + len(key) - commonPrefix(key, prev) + uvarintLen(payload)
-}
-
 func commonPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
 	for i := range n {

@@ -23,11 +23,19 @@ const runChunkSize = 1 << 20
 // the source changes), so a run needs no origin per entry and the runs of
 // one source can be dropped again (truncate).
 type keyRuns struct {
-	chunkSize int      // runChunkSize, smaller in tests
-	chunk     []byte   // raw entries: key length, flags, key
-	recs      []uint32 // offset of each entry in chunk
-	origin    nameFact // of the keys in chunk, already shifted into place
+	chunkSize int        // runChunkSize, smaller in tests
+	chunk     []byte     // raw entries: key length, flags, key
+	recs      []chunkRec // one per entry in chunk
+	origin    nameFact   // of the keys in chunk, already shifted into place
 	runs      []keyRun
+}
+
+// chunkRec locates an entry of the chunk for the sort. It holds the key's
+// first 8 bytes, which decide most comparisons without a look at the
+// chunk; its size does not matter, as it exists for one chunk at a time.
+type chunkRec struct {
+	p8  uint64
+	off uint32
 }
 
 // keyRun is a sorted run of (key, flags) entries without duplicates:
@@ -57,7 +65,7 @@ func addKey[T string | []byte](r *keyRuns, name T, flags uint8) {
 	off := len(r.chunk)
 	r.chunk = append(r.chunk, byte(len(name)), flags)
 	r.chunk = appendKey(r.chunk, name)
-	r.recs = append(r.recs, uint32(off))
+	r.recs = append(r.recs, chunkRec{p8: prefix8(r.chunk[off+2:]), off: uint32(off)})
 }
 
 func (r *keyRuns) key(off uint32) []byte {
@@ -70,11 +78,14 @@ func (r *keyRuns) flush() {
 	if len(r.recs) == 0 {
 		return
 	}
-	slices.SortFunc(r.recs, func(a, b uint32) int {
-		if c := bytes.Compare(r.key(a), r.key(b)); c != 0 {
+	slices.SortFunc(r.recs, func(a, b chunkRec) int {
+		if a.p8 != b.p8 {
+			return cmp.Compare(a.p8, b.p8)
+		}
+		if c := bytes.Compare(r.key(a.off), r.key(b.off)); c != 0 {
 			return c
 		}
-		return cmp.Compare(r.chunk[a+1], r.chunk[b+1])
+		return cmp.Compare(r.chunk[a.off+1], r.chunk[b.off+1])
 	})
 	size := 0
 	r.eachDistinct(func(key, prev []byte, _ uint8) {
@@ -96,8 +107,8 @@ func (r *keyRuns) flush() {
 func (r *keyRuns) eachDistinct(f func(key, prev []byte, flags uint8)) {
 	var prev []byte
 	prevFlags := uint8(0)
-	for i, off := range r.recs {
-		key, flags := r.key(off), r.chunk[off+1]
+	for i, rec := range r.recs {
+		key, flags := r.key(rec.off), r.chunk[rec.off+1]
 		if i > 0 && flags == prevFlags && bytes.Equal(key, prev) {
 			continue
 		}

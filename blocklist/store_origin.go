@@ -1,7 +1,6 @@
 package blocklist
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,9 +22,9 @@ type origin struct {
 	url  string
 	path string
 
-	cacheTried bool   // the disk cache was consulted
-	has        bool   // a good copy exists
-	data       []byte // the copy, when there is no disk cache
+	cacheTried bool    // the disk cache was consulted
+	has        bool    // a good copy exists
+	data       memCopy // the copy, when there is no disk cache
 	meta       cacheMeta
 	fromCache  bool // the copy was read from the disk cache and not confirmed since
 
@@ -221,7 +220,7 @@ func (s *Store) readFile(j job) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	b, err := readBody(f, s.opt.MaxBytes, s.cache, fi.Size())
+	b, err := readBody(f, s.opt.MaxBytes, s.cache)
 	f.Close()
 	if err != nil {
 		return false, fmt.Errorf("read: %w", err)
@@ -306,7 +305,7 @@ func (s *Store) openCopy(o *origin) (func() (io.ReadCloser, error), error) {
 	}
 	if s.cache == nil {
 		data := o.data
-		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, nil
+		return func() (io.ReadCloser, error) { return data.open(), nil }, nil
 	}
 	path := s.cache.dataPath(o.key)
 	return func() (io.ReadCloser, error) { return os.Open(path) }, nil
