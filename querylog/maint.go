@@ -37,7 +37,7 @@ func (l *Log) DeleteDevice(ctx context.Context, device string) (int64, error) {
 	if err := l.Flush(ctx); err != nil && (ctx.Err() != nil || errors.Is(err, ErrClosed)) {
 		return 0, fmt.Errorf("querylog: delete device: %w", err)
 	}
-	n, err := l.deleteWhere(ctx, "device = ?", device)
+	n, err := l.deleteWhere(ctx, "device = "+strID, device)
 	if err != nil {
 		return n, fmt.Errorf("querylog: delete device %q: %w", device, err)
 	}

@@ -57,7 +57,7 @@ type Log struct {
 	opt  Options
 	wdb  *sql.DB // one connection: the writer goroutine and maintenance take turns
 	rdb  *sql.DB // read-only pool for searches and statistics
-	ins  *sql.Stmt
+	ins  *inserter
 	ch   chan Entry
 	kick chan struct{} // asks the writer to write what is queued now
 	stop chan struct{} // closed by Close
@@ -115,11 +115,11 @@ func Open(opt Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	ins, err := wdb.Prepare(insertSQL)
+	ins, err := newInserter(wdb)
 	if err != nil {
 		wdb.Close()
 		rdb.Close()
-		return nil, fmt.Errorf("querylog: prepare insert: %w", err)
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Log{

@@ -42,7 +42,7 @@ func (l *Log) where(f Filter) (string, []any, error) {
 		{"decision", f.Decision}, {"category", f.Category},
 	} {
 		if c.v != "" {
-			add(c.col+" = ?", c.v)
+			add(c.col+" = "+strID, c.v)
 		}
 	}
 	if f.Client != "" {
@@ -82,9 +82,17 @@ func (l *Log) Search(ctx context.Context, f Filter) (rows []Row, next int64, err
 	if err != nil {
 		return nil, 0, err
 	}
-	q := `SELECT id, time, client, device, profile, name, qtype, proto, decision,
-		category, rule, cache, upstream, rcode, latency_us FROM queries` +
-		where + ` ORDER BY id DESC LIMIT ?`
+	// Ids become text in the outer query, so only for the page's rows, not
+	// for every row a sort by id goes through. (LEFT JOIN keeps the page as
+	// the outer loop.)
+	q := `SELECT q.id, q.time, q.client, d.s, p.s, q.name, q.qtype, pr.s, de.s,
+		ca.s, q.rule, c.s, u.s, q.rcode, q.latency_us
+		FROM (SELECT * FROM queries` + where + ` ORDER BY id DESC LIMIT ?) q
+		LEFT JOIN strings d ON d.id = q.device LEFT JOIN strings p ON p.id = q.profile
+		LEFT JOIN strings pr ON pr.id = q.proto LEFT JOIN strings de ON de.id = q.decision
+		LEFT JOIN strings ca ON ca.id = q.category LEFT JOIN strings c ON c.id = q.cache
+		LEFT JOIN strings u ON u.id = q.upstream
+		ORDER BY q.id DESC`
 	// One row more than asked says whether another page exists.
 	res, err := l.rdb.QueryContext(ctx, q, append(args, limit+1)...)
 	if err != nil {

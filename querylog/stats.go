@@ -31,17 +31,21 @@ type Count struct {
 	N    int
 }
 
-// groupCol maps Stats' by argument to a column expression; only these ever
-// reach the SQL text.
-func groupCol(by string) (string, bool) {
+// groupCol maps Stats' by argument to the column to group by and the
+// expression of its text; only these ever reach the SQL text.
+func groupCol(by string) (col, text string, ok bool) {
 	switch by {
 	case "":
-		return "''", true
+		return "0", "''", true
 	case "device", "profile", "category":
-		return by, true
+		return by, strOf("k"), true
 	}
-	return "", false
+	return "", "", false
 }
+
+// isBlocked is true (1) for the rows decided "blocked", false (0) for the
+// others, never NULL: IS, not =, for when nothing was ever blocked.
+const isBlocked = `decision IS (SELECT id FROM strings WHERE s = 'blocked')`
 
 // slotMS is the granularity SQLite groups by before buckets are formed in
 // Go. Every time zone in use is offset from UTC by a multiple of 15 minutes,
@@ -54,16 +58,18 @@ const slotMS = 15 * 60 * 1000
 // local midnight and DST days have 23 or 25 hours). Only buckets with
 // queries are returned, ordered by start, then key.
 func (l *Log) Stats(ctx context.Context, from, to time.Time, bucket Bucket, by string) ([]Stat, error) {
-	col, ok := groupCol(by)
+	col, text, ok := groupCol(by)
 	if !ok {
 		return nil, fmt.Errorf("querylog: stats: cannot group by %q", by)
 	}
 	if bucket != Hour && bucket != Day {
 		return nil, fmt.Errorf("querylog: stats: unknown bucket %q", bucket)
 	}
-	q := `SELECT time / ` + fmt.Sprint(slotMS) + ` AS slot, ` + col + ` AS k,
-		COUNT(*), SUM(decision = 'blocked') FROM queries
-		WHERE time >= ? AND time < ? GROUP BY slot, k`
+	// Grouped by id; only the groups' ids are turned into text.
+	q := `SELECT slot, ` + text + `, n, b FROM (
+		SELECT time / ` + fmt.Sprint(slotMS) + ` AS slot, ` + col + ` AS k,
+		COUNT(*) AS n, SUM(` + isBlocked + `) AS b FROM queries
+		WHERE time >= ? AND time < ? GROUP BY slot, k)`
 	res, err := l.rdb.QueryContext(ctx, q, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("querylog: stats: %w", err)
@@ -133,15 +139,15 @@ func (l *Log) Top(ctx context.Context, from, to time.Time, blocked bool, device 
 		n = 10
 	}
 	n = min(n, MaxLimit)
-	op := "!="
+	cond := "NOT " + isBlocked
 	if blocked {
-		op = "="
+		cond = isBlocked
 	}
 	q := `SELECT name, COUNT(*) AS n FROM queries
-		WHERE time >= ? AND time < ? AND decision ` + op + ` 'blocked'`
+		WHERE time >= ? AND time < ? AND ` + cond
 	args := []any{from.UnixMilli(), to.UnixMilli()}
 	if device != "" {
-		q += ` AND device = ?`
+		q += ` AND device = ` + strID
 		args = append(args, device)
 	}
 	q += ` GROUP BY name ORDER BY n DESC, name LIMIT ?`

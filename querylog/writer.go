@@ -1,8 +1,6 @@
 package querylog
 
 import (
-	"context"
-	"fmt"
 	"time"
 )
 
@@ -110,31 +108,6 @@ func (l *Log) commit(batch []Entry, backoff *time.Duration) bool {
 	*backoff = min(max(2**backoff, l.opt.minBackoff), l.opt.maxBackoff)
 	l.account(len(batch), err)
 	return false
-}
-
-func (l *Log) insert(batch []Entry) error {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	tx, err := l.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("querylog: begin: %w", err)
-	}
-	stmt := tx.StmtContext(ctx, l.ins)
-	for i := range batch {
-		e := &batch[i]
-		_, err := stmt.ExecContext(ctx,
-			e.Time.UnixMilli(), l.clientText(e.Client), e.Device, e.Profile,
-			normalName(e.Name), int64(e.Type), e.Proto, e.Decision, e.Category,
-			e.Rule, e.Cache, e.Upstream, int64(e.Rcode), e.Latency.Microseconds())
-		if err != nil {
-			tx.Rollback()
-			return fmt.Errorf("querylog: insert: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("querylog: commit: %w", err)
-	}
-	return nil
 }
 
 // account records the outcome of n entries the writer took off the queue,
