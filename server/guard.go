@@ -33,30 +33,23 @@ func (h *handler) admit(r *dns.Msg, client netip.Addr) (drop bool, refused *dns.
 }
 
 // amplificationSize is the largest UDP answer sent to a client outside the
-// private ranges that has not proven its address with a DNS cookie
-// (RFC 7873): a spoofed query then yields at most a small answer, so Haven
-// opened to the internet is a poor amplifier. Clients on the LAN keep the
+// private ranges: a spoofed query then yields at most a small answer, so
+// Haven opened to the internet is a poor amplifier, and a real client gets
+// TC and asks again over TCP, which cannot be spoofed. Haven issues no DNS
+// cookies (RFC 7873) that could prove an address over UDP, so no cookie,
+// which anyone can forge, lifts the limit. Clients on the LAN keep the
 // usual size.
 const amplificationSize = 512
 
 var private = access.DefaultAllow()
 
-func limitForAmplification(r *dns.Msg, client netip.Addr, size int) int {
+func limitForAmplification(client netip.Addr, size int) int {
 	if size <= amplificationSize {
 		return size
 	}
 	for _, p := range private {
 		if p.Contains(client) {
 			return size
-		}
-	}
-	if o := r.IsEdns0(); o != nil {
-		for _, opt := range o.Option {
-			if c, ok := opt.(*dns.EDNS0_COOKIE); ok && len(c.Cookie) > 16 {
-				// A server cookie (client cookie + server part) shows the
-				// client got an earlier answer from us at this address.
-				return size
-			}
 		}
 	}
 	return amplificationSize

@@ -42,7 +42,7 @@ func (h *handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		}
 	}
 	if q.Proto == resolver.UDP {
-		resp.Truncate(limitForAmplification(r, q.Client, udpSize(r, h.opt.UDPSize)))
+		resp.Truncate(limitForAmplification(q.Client, udpSize(r, h.opt.UDPSize)))
 	}
 	if err := w.WriteMsg(resp); err != nil {
 		h.log.Debug("write answer", "client", q.Client, "err", err)
