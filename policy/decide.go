@@ -45,7 +45,7 @@ func (r *rules) context(p *profile, device string, lists *blocklist.Matcher, sna
 				continue
 			}
 			if w.BlockAll && !c.all {
-				c.all, c.why = true, ScheduleCategory+":"+w.Name
+				c.all, c.why = true, p.why[i]
 			}
 			if lists != nil {
 				c.mask |= lists.Mask(w.Block...)

@@ -39,6 +39,7 @@ type profile struct {
 	bypass     bool
 	sched      *schedule.Schedule // nil without windows
 	windows    []Window
+	why        []string // per window, the category its block-everything answers name, built once
 	answer     Answer
 }
 
@@ -86,8 +87,10 @@ func compileProfile(p Profile) (*profile, error) {
 			loc = time.UTC
 		}
 		ws := make([]schedule.Window, len(p.Windows))
+		cp.why = make([]string, len(p.Windows))
 		for i, w := range p.Windows {
 			ws[i] = w.Window
+			cp.why[i] = ScheduleCategory + ":" + w.Name
 		}
 		if cp.sched, err = schedule.New(loc, ws); err != nil {
 			return nil, err
