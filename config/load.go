@@ -87,7 +87,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 		RateLimit: RateLimit{Client: defaultClientRate, Action: "refuse", Exempt: defaultExempt()},
 		QueryLog:  QueryLog{Enabled: true, Retention: defaultRetention},
 	}
-	keys := []string{"listen", "upstreams", "upstream", "conditional", "cache", "answer",
+	keys := []string{"listen", "udp_batch", "upstreams", "upstream", "conditional", "cache", "answer",
 		"data_dir", "refresh", "lists", "allow", "deny", "block", "log",
 		"profiles", "default_profile", "devices", "services", "mac_from", "neighbors",
 		"tls", "https", "cert", "http", "access", "rate_limit", "querylog", "console"}
@@ -114,6 +114,8 @@ func (p *parser) config(root *yaml.Node) *Config {
 		case "listen":
 			l.listen, l.listenSet = p.addresses(v, "listen", true), true
 			c.Listen = values(l.listen)
+		case "udp_batch":
+			c.UDPBatch, _ = p.boolean(v, "udp_batch")
 		case "upstreams":
 			haveUpstreams = true
 			c.Upstreams = p.upstreams(v, "upstreams")

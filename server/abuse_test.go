@@ -328,6 +328,8 @@ func TestInFlightCap(t *testing.T) {
 		{"per client, UDP", Options{MaxInFlightPerIP: limit}, "udp", true},
 		{"overall, DoT", Options{MaxInFlight: limit}, "dot", false},
 		{"overall, UDP", Options{MaxInFlight: limit}, "udp", false},
+		{"per client, batched UDP", Options{MaxInFlightPerIP: limit, BatchUDP: true}, "udp", true},
+		{"overall, batched UDP", Options{MaxInFlight: limit, BatchUDP: true}, "udp", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

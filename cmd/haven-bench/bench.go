@@ -195,6 +195,13 @@ func (b *bench) startServers(ctx context.Context, w string) error {
 		}
 		b.servers = append(b.servers, t)
 	}
+	if b.opt.havenBatch {
+		t, err := b.startHaven(upAddr, w, "haven-batch")
+		if err != nil {
+			return err
+		}
+		b.servers = append(b.servers, t)
+	}
 	for _, t := range b.servers {
 		if err := waitReady(ctx, t); err != nil {
 			return err
@@ -229,7 +236,8 @@ func (b *bench) startUnbound(upstream, w string) (*target, error) {
 
 // startHaven starts Haven as server name: "haven" as configured by
 // default, with a data directory and so the query log; "haven-nolog"
-// without one, so without the log.
+// without one, so without the log; "haven-batch" as "haven" with
+// udp_batch: true.
 func (b *bench) startHaven(upstream, w, name string) (*target, error) {
 	bin := b.havenBin
 	listen, err := freePort()
@@ -240,8 +248,8 @@ func (b *bench) startHaven(upstream, w, name string) (*target, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, err
 	}
-	hc := havenConf{Listen: listen, Upstream: upstream, List: b.listFile}
-	if name == "haven" {
+	hc := havenConf{Listen: listen, Upstream: upstream, List: b.listFile, UDPBatch: name == "haven-batch"}
+	if name == "haven" || name == "haven-batch" {
 		hc.DataDir = filepath.Join(dir, "data")
 	}
 	conf, err := writeHavenConfFile(dir, hc)
@@ -366,7 +374,7 @@ func (b *bench) cpuSnapshot(t *target) ([4]time.Duration, error) {
 
 func (b *bench) report() *report {
 	names := []string{}
-	for _, t := range []string{"null", "unbound", "haven", "haven-nolog"} {
+	for _, t := range []string{"null", "unbound", "haven", "haven-nolog", "haven-batch"} {
 		for _, s := range b.servers {
 			if s.name == t {
 				names = append(names, t)
@@ -379,7 +387,7 @@ func (b *bench) report() *report {
 		Settings: map[string]any{
 			"rounds": b.opt.rounds, "duration_s": b.opt.duration.Seconds(), "latency_qps": b.opt.latencyQPS,
 			"clients": b.opt.clients, "outstanding": b.opt.outstanding, "list": b.opt.list, "list_names": len(b.list),
-			"queries": b.opt.queries, "zipf_s": b.opt.zipfS, "warmup": b.opt.warmup, "haven_nolog": b.opt.havenNoLog,
+			"queries": b.opt.queries, "zipf_s": b.opt.zipfS, "warmup": b.opt.warmup, "haven_nolog": b.opt.havenNoLog, "haven_batch": b.opt.havenBatch,
 		},
 		Runs: b.runs,
 	}

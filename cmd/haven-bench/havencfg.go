@@ -21,6 +21,7 @@ type havenConf struct {
 	Upstream string // 127.0.0.1:PORT of the fake upstream
 	List     string // file of names, one a line
 	DataDir  string // runtime state and the query log; "" = neither
+	UDPBatch bool   // udp_batch: true
 }
 
 // writeHavenConf writes c as a Haven YAML config. refresh: 0 keeps the
@@ -29,6 +30,9 @@ func writeHavenConf(w io.Writer, c havenConf) error {
 	dataDir := ""
 	if c.DataDir != "" {
 		dataDir = fmt.Sprintf("data_dir: %q\n", c.DataDir)
+	}
+	if c.UDPBatch {
+		dataDir += "udp_batch: true\n"
 	}
 	_, err := fmt.Fprintf(w, `# written by haven-bench
 listen: [%q]

@@ -31,6 +31,7 @@ type options struct {
 	missQPS     int
 	havenBin    string
 	havenNoLog  bool
+	havenBatch  bool
 	keep        bool
 	warmup      bool
 	testdata    string
@@ -67,6 +68,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.missQPS, "miss-qps", 150000, "fastest rate a server is expected to reach on miss; sizes its files of new names")
 	fs.StringVar(&o.havenBin, "haven", "", "Haven `binary` to run instead of building ./cmd/haven")
 	fs.BoolVar(&o.havenNoLog, "haven-nolog", false, "also measure Haven without data_dir, so without the query log, as server haven-nolog")
+	fs.BoolVar(&o.havenBatch, "haven-batch", false, "also measure Haven with udp_batch: true (otherwise as haven), as server haven-batch")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs, query files)")
 	fs.BoolVar(&o.warmup, "warmup", true, "before measuring, send each server one pass of the zipf and mix files")
 	if err := fs.Parse(args); err != nil {

@@ -19,29 +19,15 @@ import (
 // answering from a prebuilt reply, measured in the same run.
 func BenchmarkServeUDP(b *testing.B) {
 	up := dnstest.NewUpstream(b, dnstest.ZoneHandler(zone...))
-	cfg, err := config.Parse("bench.yaml", []byte(fmt.Sprintf(`listen: ["127.0.0.1:0"]
-upstreams: ["udp://%s"]
-lists: {adult: [{inline: [adult.test]}]}
-block: [adult]
-rate_limit: {client: 0}
-`, up.Addr())))
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := haven.New(cfg, haven.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := h.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { h.Close(context.Background()) })
-
+	plain := benchHaven(b, up.Addr(), false)
+	batch := benchHaven(b, up.Addr(), true)
 	null := nullServer(b)
 	for _, bc := range []struct{ name, addr, qname string }{
 		{"null", null, "example.com."},
-		{"cached", h.Addr(), "example.com."},
-		{"blocked", h.Addr(), "adult.test."},
+		{"cached", plain, "example.com."},
+		{"blocked", plain, "adult.test."},
+		{"batch-cached", batch, "example.com."},
+		{"batch-blocked", batch, "adult.test."},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			conn, err := net.Dial("udp", bc.addr)
@@ -72,6 +58,30 @@ rate_limit: {client: 0}
 			}
 		})
 	}
+}
+
+// benchHaven starts a Haven forwarding to upstream, with udp_batch set as
+// batch, and returns its address.
+func benchHaven(b *testing.B, upstream string, batch bool) string {
+	cfg, err := config.Parse("bench.yaml", []byte(fmt.Sprintf(`listen: ["127.0.0.1:0"]
+upstreams: ["udp://%s"]
+lists: {adult: [{inline: [adult.test]}]}
+block: [adult]
+rate_limit: {client: 0}
+udp_batch: %v
+`, upstream, batch)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := haven.New(cfg, haven.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close(context.Background()) })
+	return h.Addr()
 }
 
 // nullServer answers every query with the same prebuilt reply.

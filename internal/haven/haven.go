@@ -117,6 +117,7 @@ func (h *Haven) newServer(cfg *config.Config) (*server.Server, error) {
 		Observe:     h.observe,
 		Guard:       &h.guard,
 		Refused:     h.refused,
+		BatchUDP:    cfg.UDPBatch,
 	}
 	if len(cfg.TLS.Listen) > 0 || len(cfg.HTTPS.Listen) > 0 {
 		var names []string
