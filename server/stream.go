@@ -104,6 +104,13 @@ func accept(wire []byte) (req, reject *dns.Msg) {
 	if err := m.Unpack(hdr[:]); err != nil {
 		return nil, nil
 	}
+	rejectAs(m, action)
+	return nil, m
+}
+
+// rejectAs turns the request m into its FORMERR or NOTIMP answer, as
+// miekg/dns's server does for what its accept function turns away.
+func rejectAs(m *dns.Msg, action dns.MsgAcceptAction) {
 	opcode := m.Opcode
 	m.SetRcodeFormatError(m)
 	m.Zero = false
@@ -111,7 +118,6 @@ func accept(wire []byte) (req, reject *dns.Msg) {
 		m.Opcode = opcode
 		m.Rcode = dns.RcodeNotImplemented
 	}
-	return nil, m
 }
 
 // pad adds EDNS(0) padding (RFC 7830) to resp when the query was padded, so

@@ -262,13 +262,7 @@ func TestUDPSlowDoesNotBlock(t *testing.T) {
 	for _, mode := range udpModes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
-			chain := newTableChain(t)
-			chain.block = make(chan struct{})
-			var once sync.Once
-			unblock := func() { once.Do(func() { close(chain.block) }) }
-			s := startTLS(t, Options{Listen: []string{"127.0.0.1:0"}, BatchUDP: mode.batch, Resolver: chain,
-				Timeout: time.Minute}, nil)
-			t.Cleanup(unblock)
+			s, chain, unblock := startBlocking(t, mode.batch)
 			const slow = 100 // more than the workers of every socket
 			sc := s.udpFrom(t, "127.0.0.1")
 			for i := range slow {
@@ -388,13 +382,7 @@ func TestUDPSlowInBatch(t *testing.T) {
 	for _, mode := range udpModes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
-			chain := newTableChain(t)
-			chain.block = make(chan struct{})
-			var once sync.Once
-			unblock := func() { once.Do(func() { close(chain.block) }) }
-			s := startTLS(t, Options{Listen: []string{"127.0.0.1:0"}, BatchUDP: mode.batch, Resolver: chain,
-				Timeout: time.Minute}, nil)
-			t.Cleanup(unblock)
+			s, _, unblock := startBlocking(t, mode.batch)
 			c := s.udpFrom(t, "127.0.0.1")
 			const fast = 20
 			for i := range fast + 1 {
@@ -428,4 +416,18 @@ func TestUDPSlowInBatch(t *testing.T) {
 			checkA(t, r, "192.0.2.9")
 		})
 	}
+}
+
+// startBlocking serves UDP from a chain that holds slow.test queries until
+// unblock is called (at the latest when the test ends).
+func startBlocking(t *testing.T, batch bool) (s *testServer, chain *tableChain, unblock func()) {
+	t.Helper()
+	chain = newTableChain(t)
+	chain.block = make(chan struct{})
+	var once sync.Once
+	unblock = func() { once.Do(func() { close(chain.block) }) }
+	s = startTLS(t, Options{Listen: []string{"127.0.0.1:0"}, BatchUDP: batch, Resolver: chain,
+		Timeout: time.Minute}, nil)
+	t.Cleanup(unblock)
+	return s, chain, unblock
 }

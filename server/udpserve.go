@@ -51,13 +51,7 @@ func acceptUDP(wire []byte) (req, reject *dns.Msg) {
 			return nil, nil
 		}
 	}
-	opcode := m.Opcode
-	m.SetRcodeFormatError(m)
-	m.Zero = false
-	if action == dns.MsgRejectNotImplemented {
-		m.Opcode = opcode
-		m.Rcode = dns.RcodeNotImplemented
-	}
+	rejectAs(m, action)
 	m.Ns, m.Answer, m.Extra = nil, nil, nil
 	return nil, m
 }
