@@ -24,7 +24,7 @@ func TestConsoleRoutes(t *testing.T) {
 			Time: at, Client: netip.MustParseAddr("192.168.1.23"), Device: "kid-tablet", Profile: "kids",
 			Name: "pornhub.com", Type: 1, Proto: "udp", Decision: "blocked", Category: "adult", Rule: "||pornhub.com^",
 			Cache: "none", Rcode: 3, Latency: 1500 * time.Microsecond,
-		}}, {ID: 40, Entry: querylog.Entry{Time: at, Name: "odd.example", Type: 65400, Decision: "allowed", Cache: "hit", Rcode: 3841}}},
+		}, Count: 7}, {ID: 40, Entry: querylog.Entry{Time: at, Name: "odd.example", Type: 65400, Decision: "allowed", Cache: "hit", Rcode: 3841}}},
 		next:    40,
 		stats:   []querylog.Stat{{Start: at.Truncate(time.Hour), Key: "adult", Total: 9, Blocked: 4}},
 		top:     []querylog.Count{{Name: "youtube.com", N: 12}},
@@ -42,8 +42,8 @@ func TestConsoleRoutes(t *testing.T) {
 				`{"name":"laptop","profile":"adults","state":"allowed","exceptions":[]}]}`},
 		{"GET", "/api/v1/log", "search {Device: Profile: Client: Name: Decision: Category: From:0001-01-01 00:00:00 +0000 UTC To:0001-01-01 00:00:00 +0000 UTC Limit:0 Before:0}",
 			`{"rows":[{"id":41,"time":"2026-11-27T16:59:00Z","client":"192.168.1.23","device":"kid-tablet","profile":"kids","name":"pornhub.com",` +
-				`"type":"A","proto":"udp","decision":"blocked","category":"adult","rule":"||pornhub.com^","cache":"none","rcode":"NXDOMAIN","latency":"1.5ms"},` +
-				`{"id":40,"time":"2026-11-27T16:59:00Z","name":"odd.example","type":"TYPE65400","proto":"","decision":"allowed","cache":"hit","rcode":"RCODE3841","latency":"0s"}],"next":40}`},
+				`"type":"A","proto":"udp","decision":"blocked","category":"adult","rule":"||pornhub.com^","cache":"none","rcode":"NXDOMAIN","latency":"1.5ms","count":7},` +
+				`{"id":40,"time":"2026-11-27T16:59:00Z","name":"odd.example","type":"TYPE65400","proto":"","decision":"allowed","cache":"hit","rcode":"RCODE3841","latency":"0s","count":1}],"next":40}`},
 		{"GET", "/api/v1/log?device=kid-tablet&profile=kids&client=192.168.1.23&name=porn&decision=blocked&category=adult" +
 			"&from=2026-11-27T10:00:00Z&to=1795792800000&limit=50&before=41",
 			"search {Device:kid-tablet Profile:kids Client:192.168.1.23 Name:porn Decision:blocked Category:adult " +

@@ -155,8 +155,12 @@ type LogRow struct {
 	Rule     string    `json:"rule,omitempty"`
 	Cache    string    `json:"cache"`
 	Upstream string    `json:"upstream,omitempty"`
-	Rcode    string    `json:"rcode"` // "NOERROR", "NXDOMAIN", or "RCODE23"
-	Latency  Duration  `json:"latency"`
+	Rcode    string    `json:"rcode"`   // "NOERROR", "NXDOMAIN", or "RCODE23"
+	Latency  Duration  `json:"latency"` // the largest of the row's queries
+	// Count is how many identical queries the row stands for (the log
+	// collapses repeats within about a second into one row; Time is the
+	// first of them). At least 1.
+	Count int `json:"count"`
 }
 
 // RowOf converts a query log row.
@@ -166,6 +170,7 @@ func RowOf(r querylog.Row) LogRow {
 		Type: dns.TypeToString[r.Type], Proto: r.Proto, Decision: r.Decision,
 		Category: r.Category, Rule: r.Rule, Cache: r.Cache, Upstream: r.Upstream,
 		Rcode: dns.RcodeToString[r.Rcode], Latency: Duration(r.Latency),
+		Count: max(r.Count, 1), // a Row not read from the log may leave it 0
 	}
 	if r.Client.IsValid() {
 		out.Client = r.Client.String()

@@ -26,9 +26,12 @@ type Entry struct {
 	Latency  time.Duration // stored with microsecond precision
 }
 
-// Row is an Entry read back from the log.
+// Row is an Entry read back from the log. One row stands for Count
+// identical queries (see Options.Collapse): Time is the earliest of them,
+// Latency the largest.
 type Row struct {
-	ID int64 // increases with insertion; the paging cursor
+	ID    int64 // increases with insertion; the paging cursor
+	Count int   // queries the row stands for, at least 1
 	Entry
 }
 
@@ -90,14 +93,26 @@ func anonymize(a netip.Addr) netip.Addr {
 	return p.Addr()
 }
 
-// clientText is the stored form of a client address: "" when there is none.
-func (l *Log) clientText(a netip.Addr) string {
+// storedAddr is the form of a client address the log keeps: unmapped and,
+// when anonymising, truncated.
+func storedAddr(a netip.Addr, anon bool) netip.Addr {
 	a = a.Unmap()
-	if l.opt.Anonymize {
+	if anon {
 		a = anonymize(a)
 	}
+	return a
+}
+
+// addrText is the stored text of an address in stored form: "" when there
+// is none.
+func addrText(a netip.Addr) string {
 	if !a.IsValid() {
 		return ""
 	}
 	return a.String()
+}
+
+// clientText is the stored text of a client address.
+func (l *Log) clientText(a netip.Addr) string {
+	return addrText(storedAddr(a, l.opt.Anonymize))
 }

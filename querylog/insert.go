@@ -14,16 +14,16 @@ import (
 const (
 	insertSizes   = 8
 	maxInsertRows = 1 << (insertSizes - 1)
-	insertCols    = 14
+	insertCols    = 15
 )
 
 // inserter writes a batch as a few multi-row INSERT statements: the driver
 // and SQLite do their per-statement work (the call through database/sql,
 // the driver's cancellation watcher, starting and halting the VM) once per
 // up to 128 rows instead of once per row, which was about half of the
-// writer's cost. A batch of n rows takes the largest prepared size that fits, then
-// the next, so at most n/128 + 7 statements and only eight are ever
-// prepared.
+// writer's cost. A batch of n rows takes the largest prepared size that
+// fits, then the next, so at most n/128 + 7 statements and only eight are
+// ever prepared.
 type inserter struct {
 	stmts [insertSizes]*sql.Stmt // stmts[k] inserts 1<<k rows
 	args  []any                  // reused by every statement
@@ -38,12 +38,12 @@ func insertSQL(n int) string {
 	// one (a copy of every page it touches). A failed batch is dropped
 	// whole, so rolling back the transaction is what the writer does anyway.
 	b.WriteString(`INSERT OR ROLLBACK INTO queries (time, client, device, profile, name, qtype,
-	proto, decision, category, rule, cache, upstream, rcode, latency_us) VALUES `)
+	proto, decision, category, rule, cache, upstream, rcode, latency_us, count) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 	}
 	return b.String()
 }
@@ -76,10 +76,9 @@ func (ins *inserter) Close() error {
 	return errors.Join(errs...)
 }
 
-// insert writes batch in one transaction. Only the writer goroutine (and
-// Close, after it has finished) calls it: the argument slice and the
-// dictionary cache are its own.
-func (l *Log) insert(batch []Entry) error {
+// insert writes batch's rows in one transaction. Only the writer goroutine
+// calls it: the argument slice and the dictionary cache are its own.
+func (l *Log) insert(batch []row) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	tx, err := l.wdb.BeginTx(ctx, nil)
@@ -99,7 +98,7 @@ func (l *Log) insert(batch []Entry) error {
 }
 
 // insertTx inserts batch with as few statements as the prepared sizes allow.
-func (l *Log) insertTx(ctx context.Context, tx *sql.Tx, batch []Entry) error {
+func (l *Log) insertTx(ctx context.Context, tx *sql.Tx, batch []row) error {
 	for rest := batch; len(rest) > 0; {
 		k := bits.Len(uint(min(len(rest), maxInsertRows))) - 1
 		args := l.ins.args[:0]
@@ -120,10 +119,10 @@ func (l *Log) insertTx(ctx context.Context, tx *sql.Tx, batch []Entry) error {
 	return nil
 }
 
-// appendArgs appends e's column values in insertSQL's order.
-func (l *Log) appendArgs(ctx context.Context, tx *sql.Tx, args []any, e *Entry) ([]any, error) {
+// appendArgs appends r's column values in insertSQL's order.
+func (l *Log) appendArgs(ctx context.Context, tx *sql.Tx, args []any, r *row) ([]any, error) {
 	var ids [7]int64
-	for i, s := range [...]string{e.Device, e.Profile, e.Proto, e.Decision, e.Category, e.Cache, e.Upstream} {
+	for i, s := range [...]string{r.device, r.profile, r.proto, r.decision, r.category, r.cache, r.upstream} {
 		id, err := l.ins.dict.id(ctx, tx, s)
 		if err != nil {
 			return args, err
@@ -131,7 +130,7 @@ func (l *Log) appendArgs(ctx context.Context, tx *sql.Tx, args []any, e *Entry) 
 		ids[i] = id
 	}
 	return append(args,
-		e.Time.UnixMilli(), l.clientText(e.Client), ids[0], ids[1],
-		normalName(e.Name), int64(e.Type), ids[2], ids[3], ids[4],
-		e.Rule, ids[5], ids[6], int64(e.Rcode), e.Latency.Microseconds()), nil
+		r.time.UnixMilli(), addrText(r.client), ids[0], ids[1],
+		r.name, int64(r.qtype), ids[2], ids[3], ids[4],
+		r.rule, ids[5], ids[6], int64(r.rcode), r.latency.Microseconds(), int64(r.count)), nil
 }

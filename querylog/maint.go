@@ -13,7 +13,7 @@ import (
 const deleteChunk = 5000
 
 // Prune deletes the rows older than Options.Retention and returns how many
-// went. It does nothing when the log keeps rows forever.
+// queries they held. It does nothing when the log keeps rows forever.
 func (l *Log) Prune(ctx context.Context) (int64, error) {
 	if l.opt.Retention < 0 {
 		return 0, nil
@@ -27,7 +27,7 @@ func (l *Log) Prune(ctx context.Context) (int64, error) {
 }
 
 // DeleteDevice deletes every row of device, including those still queued
-// when it is called, and returns how many went.
+// when it is called, and returns how many queries they held.
 func (l *Log) DeleteDevice(ctx context.Context, device string) (int64, error) {
 	if device == "" {
 		return 0, errors.New("querylog: delete device: no device named")
@@ -44,25 +44,38 @@ func (l *Log) DeleteDevice(ctx context.Context, device string) (int64, error) {
 	return n, nil
 }
 
-// deleteWhere deletes the rows matching cond in chunks of deleteChunk.
+// deleteWhere deletes the rows matching cond in chunks of deleteChunk and
+// returns how many queries they held.
 func (l *Log) deleteWhere(ctx context.Context, cond string, arg any) (int64, error) {
 	q := `DELETE FROM queries WHERE id IN (SELECT id FROM queries WHERE ` + cond +
-		` LIMIT ` + fmt.Sprint(deleteChunk) + `)`
+		` LIMIT ` + fmt.Sprint(deleteChunk) + `) RETURNING count`
 	var total int64
 	for {
-		res, err := l.wdb.ExecContext(ctx, q, arg)
-		if err != nil {
+		rows, queries, err := l.deleteSome(ctx, q, arg)
+		total += queries
+		if err != nil || rows < deleteChunk {
 			return total, err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, err
-		}
-		total += n
-		if n < deleteChunk {
-			return total, nil
 		}
 	}
+}
+
+// deleteSome runs one of deleteWhere's statements, returning the rows it
+// deleted and the queries they held.
+func (l *Log) deleteSome(ctx context.Context, q string, arg any) (rows, queries int64, err error) {
+	res, err := l.wdb.QueryContext(ctx, q, arg)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer res.Close()
+	for res.Next() {
+		var n int64
+		if err := res.Scan(&n); err != nil {
+			return rows, queries, err
+		}
+		rows++
+		queries += n
+	}
+	return rows, queries, res.Err()
 }
 
 // maintain prunes a minute after Open and hourly after that, and keeps the

@@ -118,7 +118,8 @@ func TestPruneManyChunks(t *testing.T) {
 	l := openTest(t, Options{Buffer: 3 * deleteChunk, Retention: time.Hour, Now: func() time.Time { return now }})
 	es := make([]Entry, 2*deleteChunk+7)
 	for i := range es {
-		es[i] = Entry{Time: now.Add(-2 * time.Hour), Name: "old.example"}
+		// A second apart: a row each, not one collapsed row.
+		es[i] = Entry{Time: now.Add(-2*time.Hour - time.Duration(i)*time.Second), Name: "old.example"}
 	}
 	addAll(t, l, append(es, Entry{Time: now, Name: "new.example"})...)
 	if n, err := l.Prune(context.Background()); err != nil || n != int64(len(es)) {

@@ -24,10 +24,14 @@ const KeepForever time.Duration = -1
 // Defaults for the zero values in Options.
 const (
 	DefaultBuffer     = 10000
-	DefaultBatchSize  = 500
+	DefaultBatchSize  = 8192
 	DefaultFlushEvery = time.Second
 	DefaultRetention  = 30 * 24 * time.Hour
+	DefaultCollapse   = time.Second
 )
+
+// NoCollapse, as Options.Collapse, gives every query a row of its own.
+const NoCollapse time.Duration = -1
 
 // ErrClosed is returned by the methods of a closed Log.
 var ErrClosed = errors.New("querylog: closed")
@@ -36,7 +40,7 @@ var ErrClosed = errors.New("querylog: closed")
 type Options struct {
 	Path       string        // the SQLite file; required
 	Buffer     int           // entries queued before Add drops (default 10000)
-	BatchSize  int           // rows per transaction (default 500)
+	BatchSize  int           // rows per transaction, after collapsing (default 8192, at most Buffer)
 	FlushEvery time.Duration // longest an entry waits in a partial batch (default 1s)
 	// Retention is how long rows are kept (default 30 days; KeepForever
 	// keeps them forever). Older rows are pruned hourly and on Prune.
@@ -44,8 +48,13 @@ type Options struct {
 	// Anonymize stores client addresses truncated to their IPv4 /24 or
 	// IPv6 /48, and matches Filter.Client the same way.
 	Anonymize bool
-	Logger    *slog.Logger     // default slog.Default()
-	Now       func() time.Time // the clock retention is measured by (default time.Now)
+	// Collapse is how far apart in time identical queries (equal in every
+	// Entry field but Time and Latency) may be and still be written as one
+	// row with a count, if they reach the writer in the same batch
+	// (default DefaultCollapse, 1s; NoCollapse turns collapsing off).
+	Collapse time.Duration
+	Logger   *slog.Logger     // default slog.Default()
+	Now      func() time.Time // the clock retention is measured by (default time.Now)
 
 	// The writer's backoff after a failed write, doubling from min to max
 	// (1s and 30s); tests shorten them.
@@ -60,6 +69,7 @@ type Log struct {
 	ins  *inserter
 	ch   chan Entry
 	kick chan struct{} // asks the writer to write what is queued now
+	wake chan struct{} // asks the writer to take the queue now (Add, past half full)
 	stop chan struct{} // closed by Close
 	done chan struct{} // closed when the writer has finished
 	// maintDone is closed when the retention goroutine has finished.
@@ -69,10 +79,11 @@ type Log struct {
 	closeErr    error
 	closed      atomic.Bool
 
-	queued    atomic.Uint64 // entries that made it into ch
-	processed atomic.Uint64 // entries the writer wrote or dropped
-	written   atomic.Uint64
-	dropped   atomic.Uint64
+	queued      atomic.Uint64 // entries that made it into ch
+	processed   atomic.Uint64 // entries the writer wrote or dropped
+	written     atomic.Uint64
+	writtenRows atomic.Uint64
+	dropped     atomic.Uint64
 
 	mu       sync.Mutex
 	progress chan struct{} // closed and replaced whenever processed grows
@@ -90,13 +101,19 @@ func Open(opt Options) (*Log, error) {
 		opt.Buffer = DefaultBuffer
 	}
 	if opt.BatchSize <= 0 {
-		opt.BatchSize = DefaultBatchSize
+		// While the writer writes a batch the queue takes the queries; a
+		// batch larger than the queue could make it overflow below the
+		// rate the writer keeps up with.
+		opt.BatchSize = min(DefaultBatchSize, opt.Buffer)
 	}
 	if opt.FlushEvery <= 0 {
 		opt.FlushEvery = DefaultFlushEvery
 	}
 	if opt.Retention == 0 {
 		opt.Retention = DefaultRetention
+	}
+	if opt.Collapse == 0 {
+		opt.Collapse = DefaultCollapse
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -129,6 +146,7 @@ func Open(opt Options) (*Log, error) {
 		ins:         ins,
 		ch:          make(chan Entry, opt.Buffer),
 		kick:        make(chan struct{}, 1),
+		wake:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 		maintDone:   make(chan struct{}),
@@ -152,6 +170,9 @@ func (l *Log) Add(e Entry) bool {
 	select {
 	case l.ch <- e:
 		l.queued.Add(1)
+		if len(l.ch) > cap(l.ch)/2 {
+			l.wakeWriter()
+		}
 		return true
 	default:
 		l.dropped.Add(1)
@@ -163,8 +184,13 @@ func (l *Log) Add(e Entry) bool {
 // the log was closed, or their batch could not be written.
 func (l *Log) Dropped() uint64 { return l.dropped.Load() }
 
-// Written returns how many entries were committed to the database.
+// Written returns how many entries (queries) were committed to the
+// database; collapsed into rows, they are the sum of the rows' counts.
 func (l *Log) Written() uint64 { return l.written.Load() }
+
+// WrittenRows returns how many rows the written entries took: Written
+// divided by WrittenRows is how many queries a row stands for on average.
+func (l *Log) WrittenRows() uint64 { return l.writtenRows.Load() }
 
 // Healthy reports whether the last write succeeded, and the most recent
 // write error (a full or read-only disk; kept after a recovery, "" if there

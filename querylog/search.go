@@ -86,7 +86,7 @@ func (l *Log) Search(ctx context.Context, f Filter) (rows []Row, next int64, err
 	// for every row a sort by id goes through. (LEFT JOIN keeps the page as
 	// the outer loop.)
 	q := `SELECT q.id, q.time, q.client, d.s, p.s, q.name, q.qtype, pr.s, de.s,
-		ca.s, q.rule, c.s, u.s, q.rcode, q.latency_us
+		ca.s, q.rule, c.s, u.s, q.rcode, q.latency_us, q.count
 		FROM (SELECT * FROM queries` + where + ` ORDER BY id DESC LIMIT ?) q
 		LEFT JOIN strings d ON d.id = q.device LEFT JOIN strings p ON p.id = q.profile
 		LEFT JOIN strings pr ON pr.id = q.proto LEFT JOIN strings de ON de.id = q.decision
@@ -106,7 +106,7 @@ func (l *Log) Search(ctx context.Context, f Filter) (rows []Row, next int64, err
 		var client string
 		if err := res.Scan(&r.ID, &ms, &client, &r.Device, &r.Profile, &r.Name,
 			&qtype, &r.Proto, &r.Decision, &r.Category, &r.Rule, &r.Cache,
-			&r.Upstream, &rcode, &lat); err != nil {
+			&r.Upstream, &rcode, &lat, &r.Count); err != nil {
 			return nil, 0, fmt.Errorf("querylog: search: %w", err)
 		}
 		r.Time = time.UnixMilli(ms)

@@ -2,6 +2,7 @@ package querylog
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -151,7 +152,7 @@ func TestSearchLimitCapped(t *testing.T) {
 	l := openTest(t, Options{})
 	es := make([]Entry, MaxLimit+5)
 	for i := range es {
-		es[i] = Entry{Time: t0, Name: "a.example"}
+		es[i] = Entry{Time: t0, Name: fmt.Sprintf("a%d.example", i)} // not collapsed
 	}
 	addAll(t, l, es...)
 	rows, next, err := l.Search(context.Background(), Filter{Limit: 5000})

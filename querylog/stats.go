@@ -16,7 +16,8 @@ const (
 	Day  Bucket = "day"
 )
 
-// Stat counts the queries of one bucket, for one value of the grouping
+// Stat counts the queries (not rows: a row counts as many queries as it
+// stands for) of one bucket, for one value of the grouping
 // column (Key; "" when not grouped, or for rows with no value).
 type Stat struct {
 	Start   time.Time // the bucket's start, in the location of Stats' from
@@ -25,7 +26,7 @@ type Stat struct {
 	Blocked int
 }
 
-// Count is how often a name was asked.
+// Count is how often a name was asked: queries, not rows.
 type Count struct {
 	Name string
 	N    int
@@ -68,7 +69,7 @@ func (l *Log) Stats(ctx context.Context, from, to time.Time, bucket Bucket, by s
 	// Grouped by id; only the groups' ids are turned into text.
 	q := `SELECT slot, ` + text + `, n, b FROM (
 		SELECT time / ` + fmt.Sprint(slotMS) + ` AS slot, ` + col + ` AS k,
-		COUNT(*) AS n, SUM(` + isBlocked + `) AS b FROM queries
+		SUM(count) AS n, SUM((` + isBlocked + `) * count) AS b FROM queries
 		WHERE time >= ? AND time < ? GROUP BY slot, k)`
 	res, err := l.rdb.QueryContext(ctx, q, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
@@ -143,7 +144,7 @@ func (l *Log) Top(ctx context.Context, from, to time.Time, blocked bool, device 
 	if blocked {
 		cond = isBlocked
 	}
-	q := `SELECT name, COUNT(*) AS n FROM queries
+	q := `SELECT name, SUM(count) AS n FROM queries
 		WHERE time >= ? AND time < ? AND ` + cond
 	args := []any{from.UnixMilli(), to.UnixMilli()}
 	if device != "" {

@@ -8,22 +8,36 @@ import (
 // failed write (and an unhealthy log) rather than a writer stuck forever.
 const writeTimeout = 30 * time.Second
 
-// run is the writer goroutine: it gathers entries into batches and writes
-// a batch when it is full, when FlushEvery passes, or when Flush asks. A
-// failed batch is dropped and the writer backs off before the next one;
+// drainEvery is how often the writer takes the queue when Add has not
+// found it half full: at most this much of a query's log entry waits,
+// beyond the batching, and an idle Haven wakes this often.
+const drainEvery = 20 * time.Millisecond
+
+// run is the writer goroutine: it gathers entries into a batch of rows,
+// collapsing repeated queries, and writes the batch when it holds
+// BatchSize rows, when FlushEvery passes, or when Flush asks. A failed
+// batch is dropped and the writer backs off before the next one;
 // meanwhile the queue fills and Add drops, so a bad disk costs entries,
 // never query latency.
 func (l *Log) run() {
 	defer close(l.done)
-	batch := make([]Entry, 0, l.opt.BatchSize)
+	b := newBatch(l.opt.BatchSize, l.opt.Collapse, l.opt.Anonymize)
 	tick := time.NewTicker(l.opt.FlushEvery)
 	defer tick.Stop()
+	// The writer takes the queue every drainEvery, or sooner when Add
+	// finds it half full, rather than waking for each entry: under load a
+	// wake-up per entry or two cost more CPU than the entries themselves.
+	drain := time.NewTicker(drainEvery)
+	defer drain.Stop()
 	var backoff time.Duration
 	for {
 		select {
-		case e := <-l.ch:
-			batch = append(batch, e)
-			if len(batch) < cap(batch) {
+		case <-drain.C:
+			if !l.take(b) {
+				continue
+			}
+		case <-l.wake:
+			if !l.take(b) {
 				continue
 			}
 		case <-tick.C:
@@ -32,51 +46,65 @@ func (l *Log) run() {
 			// meanwhile wait for the next round, so a flood cannot keep
 			// the writer here.
 			for n := len(l.ch); n > 0; n-- {
-				batch = append(batch, <-l.ch)
-				if len(batch) == cap(batch) {
-					ok := l.commit(batch, &backoff)
-					batch = batch[:0]
-					if !ok && !l.sleep(backoff) {
-						l.finish(batch)
-						return
-					}
+				e := <-l.ch
+				if b.add(&e) && !l.commit(b, &backoff) && !l.sleep(backoff) {
+					l.finish(b)
+					return
 				}
 			}
 		case <-l.stop:
-			l.finish(batch)
+			l.finish(b)
 			return
 		}
-		if len(batch) == 0 {
+		if b.queries == 0 {
 			continue
 		}
-		ok := l.commit(batch, &backoff)
-		batch = batch[:0]
-		if !ok && !l.sleep(backoff) {
-			l.finish(batch)
+		if !l.commit(b, &backoff) && !l.sleep(backoff) {
+			l.finish(b)
 			return
+		}
+		if len(l.ch) > 0 {
+			l.wakeWriter() // the batch filled up before the queue emptied
 		}
 	}
 }
 
-// finish writes batch and whatever is still queued, dropping it all once a
+// take moves what is queued now into b, and reports whether b is full.
+// Only what is queued now, so that ticks, kicks and Close still get their
+// turn.
+func (l *Log) take(b *batch) (full bool) {
+	for n := len(l.ch); n > 0 && !full; n-- {
+		e := <-l.ch
+		full = b.add(&e)
+	}
+	return full
+}
+
+// wakeWriter asks the writer to take the queue now.
+func (l *Log) wakeWriter() {
+	select {
+	case l.wake <- struct{}{}:
+	default: // already asked
+	}
+}
+
+// finish writes b and whatever is still queued, dropping it all once a
 // write fails: Close does not wait out a broken disk.
-func (l *Log) finish(batch []Entry) {
+func (l *Log) finish(b *batch) {
 	var failed error
 	flush := func() {
-		if len(batch) == 0 {
+		if b.queries == 0 {
 			return
 		}
-		if failed != nil {
-			l.account(len(batch), failed)
-		} else {
-			failed = l.insert(batch)
-			l.account(len(batch), failed)
+		if failed == nil {
+			failed = l.insert(b.rows)
 		}
-		batch = batch[:0]
+		l.account(b.queries, len(b.rows), failed)
+		b.reset()
 	}
 	for n := len(l.ch); n > 0; n-- {
-		batch = append(batch, <-l.ch)
-		if len(batch) == cap(batch) {
+		e := <-l.ch
+		if b.add(&e) {
 			flush()
 		}
 	}
@@ -95,27 +123,28 @@ func (l *Log) sleep(d time.Duration) bool {
 	}
 }
 
-// commit writes batch in one transaction and accounts for it. On failure it
-// doubles *backoff (within the configured bounds) and reports false; on
-// success it resets *backoff.
-func (l *Log) commit(batch []Entry, backoff *time.Duration) bool {
-	err := l.insert(batch)
+// commit writes b in one transaction, accounts for it and empties it. On
+// failure it doubles *backoff (within the configured bounds) and reports
+// false; on success it resets *backoff.
+func (l *Log) commit(b *batch, backoff *time.Duration) bool {
+	err := l.insert(b.rows)
+	l.account(b.queries, len(b.rows), err)
+	b.reset()
 	if err == nil {
 		*backoff = 0
-		l.account(len(batch), nil)
 		return true
 	}
 	*backoff = min(max(2**backoff, l.opt.minBackoff), l.opt.maxBackoff)
-	l.account(len(batch), err)
 	return false
 }
 
 // account records the outcome of n entries the writer took off the queue,
-// wakes Flush, and logs the transitions between healthy and degraded (once
-// each way, not once per failed batch).
-func (l *Log) account(n int, err error) {
+// collapsed into rows rows, wakes Flush, and logs the transitions between
+// healthy and degraded (once each way, not once per failed batch).
+func (l *Log) account(n, rows int, err error) {
 	if err == nil {
 		l.written.Add(uint64(n))
+		l.writtenRows.Add(uint64(rows))
 	} else {
 		l.dropped.Add(uint64(n))
 	}

@@ -80,7 +80,7 @@ func newFakeBackend() *fakeBackend {
 	}
 	f.rows = []querylog.Row{
 		{ID: 9, Entry: querylog.Entry{Time: at, Client: netip.MustParseAddr("192.168.1.23"), Device: "kid-tablet", Profile: "kids",
-			Name: "pornhub.com", Type: 1, Proto: "udp", Decision: "blocked", Category: "adult", Rule: "||pornhub.com^", Cache: "none", Rcode: 3, Latency: 200 * time.Microsecond}},
+			Name: "pornhub.com", Type: 1, Proto: "udp", Decision: "blocked", Category: "adult", Rule: "||pornhub.com^", Cache: "none", Rcode: 3, Latency: 200 * time.Microsecond}, Count: 4},
 		{ID: 8, Entry: querylog.Entry{Time: at, Client: netip.MustParseAddr("192.168.1.23"), Device: "kid-tablet", Profile: "kids",
 			Name: "khanacademy.org", Type: 28, Proto: "udp", Decision: "allowed", Cache: "miss", Upstream: "tls://1.1.1.1:853", Latency: 23400 * time.Microsecond}},
 		{ID: 7, Entry: querylog.Entry{Time: at.Add(-24 * time.Hour), Client: netip.MustParseAddr("192.168.1.40"),

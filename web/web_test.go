@@ -239,7 +239,8 @@ func TestLogPage(t *testing.T) {
 		t.Fatalf("log: %d", code)
 	}
 	wantTexts(t, body,
-		"<td class=\"when nowrap\">17:57:00</td>", `<a href="/device/kid-tablet">kid-tablet</a>`, "pornhub.com",
+		"<td class=\"when nowrap\">17:57:00</td>", `<a href="/device/kid-tablet">kid-tablet</a>`,
+		`<td class="name">pornhub.com <span class="count muted" title="4 identical queries">×4</span></td>`,
 		`<span class="decision decision-blocked">blocked</span> <span class="muted">adult</span>`, "<code class=\"rule\">||pornhub.com^</code>",
 		"khanacademy.org", "AAAA", "tls://1.1.1.1:853", "23.4 ms",
 		`<option selected>kid-tablet</option>`, `<option selected>blocked</option>`, `value="porn"`, `value="2026-11-27T08:00"`,
@@ -283,7 +284,7 @@ func TestDevicePage(t *testing.T) {
 		"<h1>kid-tablet</h1>", "<strong>kids</strong>", "youtube allowed until 20:00",
 		`<span class="name">pornhub.com</span> <span class="muted">12</span>`,
 		`<span class="name">khanacademy.org</span> <span class="muted">99</span>`,
-		"<td class=\"name\">khanacademy.org</td>", `href="/log?device=kid-tablet"`,
+		"<td class=\"name\">khanacademy.org</td>", `href="/log?device=kid-tablet"`, // once: no "×1"
 		`href="/device/kid-tablet/delete"`, `value="`+csrf+`"`,
 	)
 	if strings.Contains(body, "example.com") {
