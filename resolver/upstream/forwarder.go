@@ -59,7 +59,12 @@ func (f *Forwarder) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, e
 		return nil, fmt.Errorf("forward %s %s: %w", name, dns.Type(q.Type()), err)
 	}
 	r.Id = q.Msg.Id
-	r.Question = []dns.Question{q.Msg.Question[0]} // the client's spelling
+	// The client's spelling; in place, as check saw to one question.
+	if len(r.Question) == 1 {
+		r.Question[0] = q.Msg.Question[0]
+	} else {
+		r.Question = []dns.Question{q.Msg.Question[0]}
+	}
 	r.RecursionDesired = q.Msg.RecursionDesired
 	r.Extra = withoutOPT(r.Extra)
 	return r, nil

@@ -147,14 +147,23 @@ func (g *Group) attempt(ctx context.Context, mb *member, m *dns.Msg, shares int)
 // order, then those backing off; and how many are healthy.
 func (g *Group) order() ([]*member, int) {
 	now := g.now()
-	out := make([]*member, 0, len(g.members))
-	var down []*member
-	for _, mb := range g.members {
+	for i, mb := range g.members {
 		if mb.healthy(now) {
-			out = append(out, mb)
-		} else {
-			down = append(down, mb)
+			continue
 		}
+		out := make([]*member, i, len(g.members))
+		copy(out, g.members[:i])
+		down := []*member{mb}
+		for _, mb := range g.members[i+1:] {
+			if mb.healthy(now) {
+				out = append(out, mb)
+			} else {
+				down = append(down, mb)
+			}
+		}
+		return append(out, down...), len(out)
 	}
-	return append(out, down...), len(out)
+	// All healthy, the usual case: the configured order, not copied (the
+	// caller only reads it).
+	return g.members, len(g.members)
 }

@@ -62,7 +62,8 @@ const (
 )
 
 // New returns the upstream opt describes. The result also implements
-// io.Closer, releasing idle connections.
+// io.Closer, releasing idle connections; over UDP it closes the sockets,
+// failing the queries waiting on them.
 func New(opt Options) (Upstream, error) {
 	if opt.Timeout <= 0 {
 		opt.Timeout = defaultTimeout
