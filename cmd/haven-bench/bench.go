@@ -19,9 +19,10 @@ import (
 
 // target is one server under test.
 type target struct {
-	name string
-	addr string
-	proc *proc
+	name    string
+	addr    string
+	proc    *proc
+	dataDir string // Haven's, when it has one (and so a query log)
 }
 
 // bench is one benchmark run: its processes, files and results.
@@ -34,7 +35,7 @@ type bench struct {
 	tick     time.Duration
 	upstream *proc
 	havenBin string
-	self     string // this program, run as the fake upstream and null responder
+	self     string // this program, run as the fake upstream, null responder and plain forwarder
 	listFile string
 	servers  []*target
 	list     []string
@@ -176,6 +177,12 @@ func (b *bench) startServers(ctx context.Context, w string) error {
 	}
 	b.servers = append(b.servers, &target{name: "null", addr: nullAddr, proc: null})
 
+	fwd, fwdAddr, err := b.procs.startResponder(b.self, "fwd", "--upstream", upAddr, "--list", b.listFile)
+	if err != nil {
+		return fmt.Errorf("plain forwarder: %w", err)
+	}
+	b.servers = append(b.servers, &target{name: "fwd", addr: fwdAddr, proc: fwd})
+
 	if !b.opt.skipUnbound {
 		t, err := b.startUnbound(upAddr, w)
 		if err != nil {
@@ -208,6 +215,11 @@ func (b *bench) startServers(ctx context.Context, w string) error {
 		}
 		if err := checkAnswers(t, b.list); err != nil {
 			return err
+		}
+		if strings.HasPrefix(t.name, "haven") {
+			if err := checkFeatures(t); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(b.log, "%s ready on %s (pid %d)\n", t.name, t.addr, t.proc.Pid())
 	}
@@ -248,7 +260,7 @@ func (b *bench) startHaven(upstream, w, name string) (*target, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, err
 	}
-	hc := havenConf{Listen: listen, Upstream: upstream, List: b.listFile, UDPBatch: name == "haven-batch"}
+	hc := havenConf{Listen: listen, Upstream: upstream, List: b.listFile, UDPBatch: name == "haven-batch", Now: time.Now()}
 	if name == "haven" || name == "haven-batch" {
 		hc.DataDir = filepath.Join(dir, "data")
 	}
@@ -263,7 +275,7 @@ func (b *bench) startHaven(upstream, w, name string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &target{name: name, addr: listen, proc: p}, nil
+	return &target{name: name, addr: listen, proc: p, dataDir: hc.DataDir}, nil
 }
 
 // warmup sends each server one pass of the workload's file, so that
@@ -374,7 +386,7 @@ func (b *bench) cpuSnapshot(t *target) ([4]time.Duration, error) {
 
 func (b *bench) report() *report {
 	names := []string{}
-	for _, t := range []string{"null", "unbound", "haven", "haven-nolog", "haven-batch"} {
+	for _, t := range []string{"null", "fwd", "unbound", "haven", "haven-nolog", "haven-batch"} {
 		for _, s := range b.servers {
 			if s.name == t {
 				names = append(names, t)

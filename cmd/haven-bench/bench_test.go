@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/havendns/haven/config"
 	"github.com/miekg/dns"
@@ -65,6 +66,44 @@ func TestResponderSubcommands(t *testing.T) {
 				t.Error("still running after stopAll")
 			}
 		})
+	}
+}
+
+// TestForwarderSubcommand runs "fwd" as the benchmark does, in front of
+// the "upstream" child, and puts it through the benchmark's own answer
+// check: forwarded name, listed name, name under a listed one.
+func TestForwarderSubcommand(t *testing.T) {
+	t.Setenv("HAVEN_BENCH_TEST_CHILD", "1")
+	list := filepath.Join(t.TempDir(), "list.txt")
+	names := []string{"ads.example.com", "tracker.example.net"}
+	if err := writeNames(list, names); err != nil {
+		t.Fatal(err)
+	}
+	var ps procs
+	defer ps.stopAll()
+	_, upAddr, err := ps.startResponder(os.Args[0], "upstream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, addr, err := ps.startResponder(os.Args[0], "fwd", "--upstream", upAddr, "--list", list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := &target{name: "fwd", addr: addr, proc: p}
+	if err := checkAnswers(tg, names); err != nil {
+		t.Fatal(err)
+	}
+	// The check fails when the list is not blocked.
+	if err := checkAnswers(tg, []string{"other.example.org"}); err == nil {
+		t.Error("checkAnswers passed a name the forwarder does not block")
+	}
+	q := new(dns.Msg)
+	q.SetQuestion("x.tracker.example.net.", dns.TypeAAAA)
+	if r, _, err := (&dns.Client{Net: "tcp"}).Exchange(q, addr); err != nil || r.Rcode != dns.RcodeNameError {
+		t.Errorf("tcp, listed name: %v, %v; want NXDOMAIN", r, err)
+	}
+	if err := serveForwarder([]string{"--upstream", "192.0.2.1:53"}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Error("forwarded to a non-loopback upstream")
 	}
 }
 
@@ -166,6 +205,16 @@ func TestMissNames(t *testing.T) {
 			t.Fatalf("%q is not a domain name", n)
 		}
 	}
+	// The names only the kids profile blocks or allows are under no
+	// workload name (the miss tags name server, round and kind).
+	extra := map[string]bool{nightName: true, deniedName: true, allowedName: true}
+	for _, tag := range []string{"haven-1-max", "fwd-3-fixed", "haven-batch-2-max"} {
+		for _, n := range missNames(rand.New(rand.NewPCG(5, 6)), tag, 100) {
+			if listed(extra, n) {
+				t.Fatalf("miss name %q is under a name of the kids profile", n)
+			}
+		}
+	}
 	if other := missNames(rand.New(rand.NewPCG(5, 6)), "haven-2-max", 10); seen[other[0]] {
 		t.Error("another tag gave a name already seen")
 	}
@@ -256,10 +305,11 @@ func TestUnboundConf(t *testing.T) {
 func TestHavenConf(t *testing.T) {
 	dir := t.TempDir()
 	list := filepath.Join(dir, "list.txt")
+	now := time.Date(2026, 3, 4, 13, 25, 0, 0, time.UTC)
 	for _, data := range []string{filepath.Join(dir, "data"), ""} {
 		t.Run("data_dir="+data, func(t *testing.T) {
 			sub := t.TempDir()
-			path, err := writeHavenConfFile(sub, havenConf{Listen: "127.0.0.1:5301", Upstream: "127.0.0.1:5302", List: list, DataDir: data})
+			path, err := writeHavenConfFile(sub, havenConf{Listen: "127.0.0.1:5301", Upstream: "127.0.0.1:5302", List: list, DataDir: data, Now: now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,13 +320,72 @@ func TestHavenConf(t *testing.T) {
 			if !slices.Equal(cfg.Listen, []string{"127.0.0.1:5301"}) || len(cfg.Upstreams) != 1 || cfg.Upstreams[0].URL != "udp://127.0.0.1:5302" {
 				t.Errorf("listen %v, upstreams %+v", cfg.Listen, cfg.Upstreams)
 			}
-			if !slices.Equal(cfg.Block, []string{"bench"}) || len(cfg.Lists) != 1 || cfg.Lists[0].Source.Path != list || cfg.Cache.Size == 0 {
-				t.Errorf("block %v, lists %+v, cache %+v: want list file blocked as bench, cache on", cfg.Block, cfg.Lists, cfg.Cache)
+			if len(cfg.Lists) != 2 || cfg.Lists[0].Category != "bench" || cfg.Lists[0].Source.Path != list || cfg.Cache.Size == 0 {
+				t.Errorf("lists %+v, cache %+v: want the list file as bench, cache on", cfg.Lists, cfg.Cache)
 			}
 			// The query log runs when there is a data directory.
 			if cfg.DataDir != data || !cfg.QueryLog.Enabled {
 				t.Errorf("data_dir %q, query log %+v: want %q and the log enabled", cfg.DataDir, cfg.QueryLog, data)
 			}
+			// The loopback client is a device on profile kids, which
+			// blocks the list as adults does, and more.
+			if len(cfg.Devices) != 1 || !slices.Equal(cfg.Devices[0].Match, []string{"127.0.0.1"}) || cfg.Devices[0].Profile != "kids" || cfg.DefaultProfile != "adults" {
+				t.Errorf("devices %+v, default profile %q", cfg.Devices, cfg.DefaultProfile)
+			}
+			var kids *config.Profile
+			for i, p := range cfg.Profiles {
+				if p.Name == "kids" {
+					kids = &cfg.Profiles[i]
+				}
+			}
+			if kids == nil {
+				t.Fatalf("no profile kids in %+v", cfg.Profiles)
+			}
+			ss := kids.SafeSearch
+			if !slices.Equal(kids.Block, []string{"bench"}) || !slices.Contains(kids.Deny, deniedName) || !slices.Contains(kids.Allow, allowedName) ||
+				!ss.Google || !ss.Bing || !ss.DuckDuckGo || ss.YouTube != "strict" || kids.Log != config.LogAll {
+				t.Errorf("kids: block %v, deny %v, allow %v, safesearch %+v, log %q", kids.Block, kids.Deny, kids.Allow, ss, kids.Log)
+			}
+			if len(kids.Schedules) != 1 || kids.Location != time.UTC {
+				t.Fatalf("kids: schedules %+v in %v, want one, in UTC", kids.Schedules, kids.Location)
+			}
+			bed := kids.Schedules[0]
+			if bed.Days != [7]bool{true, true, true, true, true, true, true} || !slices.Equal(bed.Block, []string{"night"}) || bed.BlockAll {
+				t.Errorf("bedtime %+v: want every day, blocking night only", bed)
+			}
 		})
 	}
+	// The bedtime window holds the time the config is written and at
+	// least the two hours after it, wherever in the day that is.
+	for _, at := range []string{"00:00", "00:59", "13:25", "22:30", "23:59"} {
+		hm, _ := time.Parse("15:04", at)
+		now := time.Date(2026, 3, 4, hm.Hour(), hm.Minute(), 0, 0, time.UTC)
+		var buf bytes.Buffer
+		if err := writeHavenConf(&buf, havenConf{Listen: "127.0.0.1:53", Upstream: "127.0.0.1:54", List: list, Now: now.In(time.FixedZone("X", 5*3600))}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Parse(filepath.Join(dir, "haven.yaml"), buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bed := cfg.Profiles[1].Schedules[0]
+		for _, d := range []time.Duration{0, time.Hour, 2*time.Hour - time.Minute} {
+			if !inWindow(bed.From, bed.To, now.Add(d)) {
+				t.Errorf("written at %s: window %s–%s does not hold %s", at, bed.From, bed.To, now.Add(d).Format("15:04"))
+			}
+		}
+	}
+}
+
+// inWindow reports whether t (UTC) falls in a daily window from–to, to ≤
+// from running past midnight, as Haven's schedules read it.
+func inWindow(from, to string, t time.Time) bool {
+	f, _ := time.Parse("15:04", from)
+	e, _ := time.Parse("15:04", to)
+	m := t.Hour()*60 + t.Minute()
+	fm, em := f.Hour()*60+f.Minute(), e.Hour()*60+e.Minute()
+	if em <= fm {
+		return m >= fm || m < em
+	}
+	return m >= fm && m < em
 }

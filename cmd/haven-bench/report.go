@@ -58,6 +58,8 @@ type summary struct {
 	CPUVsUnbound   float64 `json:"cpu_vs_unbound,omitempty"`
 	QPSVsNull      float64 `json:"qps_vs_null,omitempty"`
 	CPUVsNull      float64 `json:"cpu_vs_null,omitempty"`
+	QPSVsFwd       float64 `json:"qps_vs_fwd,omitempty"`
+	CPUVsFwd       float64 `json:"cpu_vs_fwd,omitempty"`
 	Wrapped        bool    `json:"wrapped,omitempty"`
 	FixedSaturated bool    `json:"fixed_saturated,omitempty"` // fixed runs fell >5% short of the rate
 }
@@ -97,8 +99,8 @@ func median(v []float64) float64 {
 }
 
 // summarize builds the per-server figures of one workload from its runs,
-// servers in the given order, with ratios against unbound and null when
-// they were measured.
+// servers in the given order, with ratios against unbound, null and fwd
+// when they were measured.
 func summarize(runs []*runResult, workload string, servers []string, fixedRate int) []*summary {
 	var out []*summary
 	by := map[string]*summary{}
@@ -146,6 +148,9 @@ func summarize(runs []*runResult, workload string, servers []string, fixedRate i
 		if n := by["null"]; n != nil {
 			s.QPSVsNull, s.CPUVsNull = div(s.QPSMedian, n.QPSMedian), div(s.CPUPerQueryUS, n.CPUPerQueryUS)
 		}
+		if f := by["fwd"]; f != nil {
+			s.QPSVsFwd, s.CPUVsFwd = div(s.QPSMedian, f.QPSMedian), div(s.CPUPerQueryUS, f.CPUPerQueryUS)
+		}
 	}
 	return out
 }
@@ -175,8 +180,8 @@ func (r *report) writeMarkdown(w io.Writer) {
 	fixed := r.Settings["latency_qps"]
 	for _, wl := range r.Workloads {
 		fmt.Fprintf(w, "\n### %s\n\n%s\n\n", wl.Name, wl.Description)
-		fmt.Fprintf(w, "| server | qps median [min–max] | p50 / p99 ms @%v qps | CPU µs/q max load | CPU µs/q @%v | RSS MB | lost | NXDOMAIN | qps ×Unbound | CPU/q ×Unbound | qps ×null | CPU/q ×null |\n", fixed, fixed)
-		fmt.Fprintf(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(w, "| server | qps median [min–max] | p50 / p99 ms @%v qps | CPU µs/q max load | CPU µs/q @%v | RSS MB | lost | NXDOMAIN | qps ×Unbound | CPU/q ×Unbound | qps ×fwd | CPU/q ×fwd | qps ×null | CPU/q ×null |\n", fixed, fixed)
+		fmt.Fprintf(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, s := range wl.Servers {
 			lat := fmt.Sprintf("%.2f / %.2f", s.P50MS, s.P99MS)
 			if s.FixedSaturated {
@@ -186,9 +191,10 @@ func (r *report) writeMarkdown(w io.Writer) {
 			if s.Wrapped {
 				name += " †"
 			}
-			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f | %.1f | %.1f | %d | %.1f%% | %s | %s | %s | %s |\n",
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f | %.1f | %.1f | %d | %.1f%% | %s | %s | %s | %s | %s | %s |\n",
 				name, s.QPSMedian, s.QPSMin, s.QPSMax, lat, s.CPUPerQueryUS, s.FixedCPUUS, s.RSSMB, s.Lost,
-				100*s.NXDomainShare, ratio(s.QPSVsUnbound), ratio(s.CPUVsUnbound), ratio(s.QPSVsNull), ratio(s.CPUVsNull))
+				100*s.NXDomainShare, ratio(s.QPSVsUnbound), ratio(s.CPUVsUnbound), ratio(s.QPSVsFwd), ratio(s.CPUVsFwd),
+				ratio(s.QPSVsNull), ratio(s.CPUVsNull))
 		}
 		fmt.Fprintf(w, "\nOther processes on the machine used %.0f%% of its CPU during these runs (median; max %.0f%%).\n",
 			100*wl.OtherCPUMedian, 100*wl.OtherCPUMax)

@@ -144,14 +144,15 @@ func TestSummarize(t *testing.T) {
 	for _, q := range []float64{100, 300, 200} {
 		add("unbound", "max", q, 4, 0)
 		add("haven", "max", q/2, 12, 0)
+		add("fwd", "max", q/4, 6, 0)
 	}
 	add("haven", "fixed", 15000, 20, 9)
-	s := summarize(runs, "zipf", []string{"null", "unbound", "haven"}, 20000)
-	if len(s) != 2 || s[0].Server != "unbound" || s[1].Server != "haven" {
+	s := summarize(runs, "zipf", []string{"null", "fwd", "unbound", "haven"}, 20000)
+	if len(s) != 3 || s[0].Server != "fwd" || s[1].Server != "unbound" || s[2].Server != "haven" {
 		t.Fatalf("servers %v", s)
 	}
-	h := s[1]
-	if h.QPSMedian != 100 || h.QPSMin != 50 || h.QPSMax != 150 || h.QPSVsUnbound != 0.5 || h.CPUVsUnbound != 3 || h.QPSVsNull != 0 {
+	h := s[2]
+	if h.QPSMedian != 100 || h.QPSMin != 50 || h.QPSMax != 150 || h.QPSVsUnbound != 0.5 || h.CPUVsUnbound != 3 || h.QPSVsNull != 0 || h.QPSVsFwd != 2 || h.CPUVsFwd != 2 {
 		t.Errorf("haven %+v", h)
 	}
 	if h.P99MS != 9 || !h.FixedSaturated || h.NXDomainShare != 0.1 || h.RSSMB != 10 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/havendns/haven/internal/nullresp"
+	"github.com/havendns/haven/internal/plainfwd"
 )
 
 // The fake upstream and the null responder are the same answerer run as
@@ -57,6 +58,51 @@ func serveResponder(name string, args []string, stdout, stderr io.Writer) error 
 	defer stop()
 	srv, err := nullresp.Listen(*listen, h)
 	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "listening %s\n", srv.Addr())
+	<-ctx.Done()
+	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return srv.Shutdown(shut)
+}
+
+// serveForwarder is the "fwd" subcommand: the plain miekg/dns forwarder
+// of internal/plainfwd, blocking the names of --list and forwarding the
+// rest to --upstream, until SIGINT/SIGTERM. The first line of stdout is
+// "listening ADDR".
+func serveForwarder(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fwd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "loopback `host:port` to serve UDP and TCP on")
+	upstream := fs.String("upstream", "", "loopback `host:port` of the upstream (required)")
+	list := fs.String("list", "", "`file` of names to block, one a line (each with its subtree)")
+	cacheSize := fs.Int("cache-size", 100000, "most answers cached")
+	sockets := fs.Int("sockets", plainfwd.DefaultSockets, "most idle upstream sockets kept")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, a := range []string{*listen, *upstream} {
+		if err := checkLoopback(a); err != nil {
+			return err
+		}
+	}
+	var names []string
+	if *list != "" {
+		var err error
+		if names, err = readNames(*list, 0); err != nil {
+			return err
+		}
+	}
+	f, err := plainfwd.New(plainfwd.Options{Upstream: *upstream, Block: names, CacheSize: *cacheSize, Sockets: *sockets})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := plainfwd.Listen(*listen, f)
+	if err != nil {
+		f.Close()
 		return err
 	}
 	fmt.Fprintf(stdout, "listening %s\n", srv.Addr())

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -168,6 +169,48 @@ func checkAnswers(t *target, list []string) error {
 		}
 	}
 	return nil
+}
+
+// checkFeatures makes sure a Haven runs with the features on that its
+// config asks for, as seen by the loopback client: the device mapping to
+// profile kids, its deny list, its active bedtime window, its SafeSearch,
+// and, with a data directory, the query log. Without this check a config
+// mistake would quietly measure a Haven with less to do.
+func checkFeatures(t *target) error {
+	c := &dns.Client{Net: "udp", Timeout: 3 * time.Second}
+	for _, name := range []string{deniedName, nightName} {
+		q := new(dns.Msg)
+		q.SetQuestion(dns.Fqdn(name), dns.TypeA)
+		r, _, err := c.Exchange(q, t.addr)
+		if err != nil {
+			return fmt.Errorf("%s: check %s: %w", t.name, name, err)
+		}
+		if r.Rcode != dns.RcodeNameError {
+			return fmt.Errorf("%s: %s answered %s, want NXDOMAIN: is the client not on profile kids, or bedtime not active?", t.name, name, dns.RcodeToString[r.Rcode])
+		}
+	}
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(safeGoogle), dns.TypeA)
+	r, _, err := c.Exchange(q, t.addr)
+	if err != nil {
+		return fmt.Errorf("%s: check %s: %w", t.name, safeGoogle, err)
+	}
+	if cn, ok := first(r.Answer).(*dns.CNAME); !ok || cn.Target != safeHost || firstA(r) != fakeA {
+		return fmt.Errorf("%s: %s answered %v, want a CNAME to %s and A %s: SafeSearch off?", t.name, safeGoogle, r.Answer, safeHost, fakeA)
+	}
+	if t.dataDir != "" {
+		if _, err := os.Stat(filepath.Join(t.dataDir, "querylog.db")); err != nil {
+			return fmt.Errorf("%s: no query log: %w", t.name, err)
+		}
+	}
+	return nil
+}
+
+func first(rrs []dns.RR) dns.RR {
+	if len(rrs) == 0 {
+		return nil
+	}
+	return rrs[0]
 }
 
 func firstA(r *dns.Msg) string {
