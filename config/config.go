@@ -17,7 +17,7 @@ type Config struct {
 	File string
 
 	Listen      []string      // host:port addresses; UDP and TCP on each
-	UDPBatch    bool          // batched UDP (recvmmsg, sendmmsg) on Linux; same answers
+	UDPBatch    bool          // batched UDP (recvmmsg, sendmmsg) and its fast path, on Linux; same answers
 	Upstreams   []Upstream    // tried in order with failover; at least one
 	Conditional []Conditional // names under a domain go to other upstreams
 	Cache       Cache

@@ -75,11 +75,12 @@ func parse(name, dir string, data []byte) (*Config, error) {
 // config walks the top-level mapping.
 func (p *parser) config(root *yaml.Node) *Config {
 	c := &Config{
-		File:    p.file,
-		Listen:  []string{"0.0.0.0:53", "[::]:53"},
-		Cache:   Cache{Size: defaultCacheSize, MaxTTL: defaultMaxTTL, ServeStale: defaultServeStale},
-		Answer:  Answer{Mode: AnswerNXDomain, TTL: defaultAnswerTTL},
-		Refresh: defaultRefresh,
+		File:     p.file,
+		Listen:   []string{"0.0.0.0:53", "[::]:53"},
+		UDPBatch: true,
+		Cache:    Cache{Size: defaultCacheSize, MaxTTL: defaultMaxTTL, ServeStale: defaultServeStale},
+		Answer:   Answer{Mode: AnswerNXDomain, TTL: defaultAnswerTTL},
+		Refresh:  defaultRefresh,
 		// Log.Level and Format use slog's names so that the caller can
 		// hand them over unchanged.
 		Log:       Log{Level: "info", Format: "text"},

@@ -34,8 +34,9 @@ func TestLoadFull(t *testing.T) {
 	udp := Upstream{URL: "udp://192.168.1.1:53", Proto: "udp", Addr: "192.168.1.1:53"}
 	tcp := Upstream{URL: "tcp://192.168.1.1:53", Proto: "tcp", Addr: "192.168.1.1:53"}
 	want := &Config{
-		File:   "testdata/full.yaml",
-		Listen: []string{"0.0.0.0:53", "[::]:53"},
+		File:     "testdata/full.yaml",
+		Listen:   []string{"0.0.0.0:53", "[::]:53"},
+		UDPBatch: true,
 		Upstreams: []Upstream{
 			{URL: "tls://1.1.1.1:853", Proto: "tls", Addr: "1.1.1.1:853", ServerName: "1.1.1.1"},
 			{URL: "https://dns.quad9.net/dns-query", Proto: "https", Addr: "dns.quad9.net:443", ServerName: "dns.quad9.net"},
@@ -100,6 +101,7 @@ func TestParseDefaults(t *testing.T) {
 	want := &Config{
 		File:      "testdata/minimal.yaml",
 		Listen:    []string{"0.0.0.0:53", "[::]:53"},
+		UDPBatch:  true,
 		Upstreams: []Upstream{{URL: "tls://1.1.1.1:853", Proto: "tls", Addr: "1.1.1.1:853", ServerName: "1.1.1.1"}},
 		Cache:     Cache{Size: 100000, MaxTTL: 24 * time.Hour, ServeStale: time.Hour},
 		Answer:    Answer{Mode: AnswerNXDomain, TTL: 60 * time.Second},

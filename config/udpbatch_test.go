@@ -8,10 +8,10 @@ func TestUDPBatch(t *testing.T) {
 		want       bool
 		wantErr    bool
 	}{
-		{"default", "upstreams: 9.9.9.9", false, false},
+		{"default", "upstreams: 9.9.9.9", true, false},
 		{"on", "upstreams: 9.9.9.9\nudp_batch: true", true, false},
 		{"off", "upstreams: 9.9.9.9\nudp_batch: false", false, false},
-		{"empty", "upstreams: 9.9.9.9\nudp_batch:", false, false},
+		{"empty", "upstreams: 9.9.9.9\nudp_batch:", true, false},
 		{"not a boolean", "upstreams: 9.9.9.9\nudp_batch: fast", false, true},
 	}
 	for _, tc := range tests {

@@ -32,6 +32,8 @@ type Lists interface {
 // implements it.
 type Neighbors interface {
 	Lookup(ip netip.Addr) (client.MAC, bool)
+	// Version changes whenever an address may have changed its MAC.
+	Version() uint64
 }
 
 // Config is the whole policy: profiles and how clients map to them.
@@ -71,6 +73,10 @@ type Filter struct {
 	opt   Options
 	rules atomic.Pointer[rules]
 	state atomic.Pointer[state.Snapshot]
+	// version changes after anything a decision depends on but the clock
+	// does: the rules, the state, the lists (noticed by Subject).
+	version   atomic.Uint64
+	lastLists atomic.Pointer[blocklist.Matcher]
 }
 
 // New returns a Filter that passes allowed queries to next.
@@ -93,11 +99,44 @@ func (f *Filter) Set(cfg Config) error {
 		return fmt.Errorf("policy: %w", err)
 	}
 	f.rules.Store(r)
+	f.version.Add(1)
 	return nil
 }
 
 // SetState swaps in the runtime state (pauses and exceptions).
-func (f *Filter) SetState(s *state.Snapshot) { f.state.Store(s) }
+func (f *Filter) SetState(s *state.Snapshot) {
+	f.state.Store(s)
+	f.version.Add(1)
+}
+
+// Subject says whom the policy decides for when addr asks over plain DNS
+// with no EDNS option (the device's name, else the profile's: config
+// validation keeps the two apart), and the version of everything the
+// decision depends on but the clock. The server's fast path keys the
+// answers it replays by both: an answer decided under an older version is
+// never replayed, and the time limits come with each answer (Trace.Valid).
+// It takes no lock and allocates nothing.
+func (f *Filter) Subject(addr netip.Addr) (who string, version uint64) {
+	if m := f.lists.Matcher(); m != f.lastLists.Load() {
+		// The lists were swapped since the last query: what was decided
+		// under the old ones must go.
+		f.lastLists.Store(m)
+		f.version.Add(1)
+	}
+	// The version is read before the rules, so that a reload between the
+	// two makes the answer decided now unusable, not wrongly usable.
+	version = f.version.Load()
+	w := client.Who{Addr: addr}
+	if nb := f.opt.Neighbors; nb != nil {
+		version += nb.Version() << 32
+		w.MAC, w.HasMAC = nb.Lookup(addr)
+	}
+	device, p := f.rules.Load().lookup(w)
+	if device != "" {
+		return device, version
+	}
+	return p.name, version
+}
 
 // StateSnapshot returns the runtime state in force.
 func (f *Filter) StateSnapshot() *state.Snapshot { return f.state.Load() }
@@ -119,6 +158,7 @@ func (f *Filter) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, erro
 	device, p := r.identify(q, f.opt.Neighbors)
 	q.Trace.Device, q.Trace.Profile = device, p.name
 	c := r.context(p, device, f.lists.Matcher(), f.state.Load(), now)
+	q.Trace.Valid = c.ttlCap
 
 	d := c.decide(q.Name())
 	if d.special >= 0 {

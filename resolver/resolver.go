@@ -8,6 +8,7 @@ package resolver
 import (
 	"context"
 	"net/netip"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -131,4 +132,8 @@ type Trace struct {
 	Source   string // the list source the rule came from
 	Cache    CacheResult
 	Upstream string // the upstream that answered, if any
+	// Valid is how long the decision holds, when less than forever: until
+	// the next schedule boundary, or the end of the pause or exception in
+	// force. Answers are not kept past it (their TTLs are capped to it).
+	Valid time.Duration
 }

@@ -16,20 +16,32 @@ type Guard interface {
 // admit applies the guard to one query. It returns drop when the query
 // gets no answer at all, and a REFUSED reply when it gets only that.
 func (h *handler) admit(r *dns.Msg, client netip.Addr) (drop bool, refused *dns.Msg) {
+	switch h.check(client) {
+	case access.Drop:
+		return true, nil
+	case access.Refuse:
+		return false, h.refusal(r)
+	}
+	return false, nil
+}
+
+// check applies the guard to one query from client, and counts a query
+// turned away. It must be called once per query: it takes the query's
+// token from the rate limits.
+func (h *handler) check(client netip.Addr) access.Action {
 	if h.opt.Guard == nil {
-		return false, nil
+		return access.Serve
 	}
 	act, why := h.opt.Guard.Check(client)
-	if act == access.Serve {
-		return false, nil
-	}
-	if h.opt.Refused != nil {
+	if act != access.Serve && h.opt.Refused != nil {
 		h.opt.Refused(why.String())
 	}
-	if act == access.Drop {
-		return true, nil
-	}
-	return false, reply(r, dns.RcodeRefused, r.IsEdns0(), h.opt.UDPSize, nil)
+	return act
+}
+
+// refusal is the guard's REFUSED answer to r.
+func (h *handler) refusal(r *dns.Msg) *dns.Msg {
+	return reply(r, dns.RcodeRefused, r.IsEdns0(), h.opt.UDPSize, nil)
 }
 
 // amplificationSize is the largest UDP answer sent to a client outside the

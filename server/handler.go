@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/havendns/haven/resolver"
+	"github.com/havendns/haven/server/wirecache"
 	"github.com/miekg/dns"
 )
 
@@ -19,6 +20,7 @@ type handler struct {
 	opt      Options
 	log      *slog.Logger
 	inflight *inflightLimiter
+	fast     *wirecache.Cache[fastMeta] // nil without the fast path
 }
 
 func (h *handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {

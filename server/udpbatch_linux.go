@@ -5,136 +5,97 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/havendns/haven/resolver"
+	"github.com/havendns/haven/server/access"
+	"github.com/havendns/haven/server/wirecache"
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
 
-// Sizes and times of the batched UDP listener.
-const (
-	// udpBatch is how many packets one recvmmsg or sendmmsg moves.
-	udpBatch = 64
-	// udpReaders read each socket, in turn; while some are waiting for an
-	// upstream the others go on.
-	udpReaders = 4
-	// stallAfter is how long a socket's reader may be in one query before
-	// another goroutine takes over its batch and its socket; stallTick is
-	// how often that is checked.
-	stallAfter = time.Millisecond
-	stallTick  = time.Millisecond
-)
+// udpBatch is how many datagrams one recvmmsg or sendmmsg moves.
+const udpBatch = 64
 
 // batchSupported reports whether Options.BatchUDP can be honoured here.
 const batchSupported = true
 
-// batchRW is what ipv4.PacketConn and ipv6.PacketConn share: recvmmsg and
-// sendmmsg on Linux.
-type batchRW interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
 // udpBatchServer serves one UDP listen address on several SO_REUSEPORT
-// sockets.
+// sockets, one reader each.
 //
-// Each socket has udpReaders readers, taking turns at it; each reads a
-// batch, answers its queries one after another in its own goroutine (a
-// cached answer takes a microsecond; handing each query to another
-// goroutine costs more than that) and writes the answers in one batch. A
-// query that waits for an upstream must not hold up the others: when a
-// reader has been in one query for stallAfter, the watchdog makes a new
-// goroutine the reader, which gives each query left in the batch a
-// goroutine and goes on reading; the old one writes its one answer when it
-// comes and ends. So a slow query costs a goroutine, as with miekg/dns, and
-// the in-flight caps bound those.
+// A reader takes up to udpBatch queries with one recvmmsg and answers in
+// its own goroutine, without waiting, what can be answered without
+// waiting: replays from the fast path (wirecache), refusals, rejections;
+// it writes those answers with one sendmmsg. Every other query gets a
+// goroutine of its own, as with miekg/dns, which runs the chain and writes
+// its answer alone; the in-flight caps bound those goroutines. So a reader
+// never waits on an upstream, and a cached answer costs no goroutine, no
+// unpacking and, with the fast path, no allocation.
 type udpBatchServer struct {
 	conns []*batchConn
-	wg    sync.WaitGroup // every reader, past and present
-	stop  chan struct{}  // ends the watchdog
-	dog   sync.WaitGroup
-	epoch time.Time
+	wg    sync.WaitGroup // readers and the queries they handed off
 }
 
-// batchConn is one socket of a udpBatchServer.
+// batchConn is one socket of a udpBatchServer and its reader's state.
 type batchConn struct {
 	s        *udpBatchServer
 	h        *handler
 	c        *net.UDPConn
-	rw       batchRW
-	wildcard bool // bound to 0.0.0.0 or ::: answers need their source set
-	pool     sync.Pool
+	rc       syscall.RawConn
 	stopping atomic.Bool
-	slots    []*readSlot
+
+	in, out *mmsgs
+	pending []queued // what to do once each answer in out is written
+	fq      fastQuery
+	key     wirecache.Key
+	scratch resolver.Query // a replayed answer's query, as Observe sees it
+	bufs    sync.Pool      // *[]byte for the answers of handed-off queries
 }
 
-// readSlot is one of a socket's readers: whoever holds it, its batch, and
-// since when it has been in a query.
-type readSlot struct {
-	mu    sync.Mutex
-	owner uint64 // generation of the reader
-	since int64  // when the reader entered its query (ns from epoch); 0 when it is in none
-	st    *batchState
-}
-
-// batchState is a reader's batch: the packets read, the next to answer,
-// and the answers to write. It passes from a stalled reader to its
-// successor whole.
-type batchState struct {
-	in      []ipv4.Message
-	out     []ipv4.Message
-	reps    []*udpReply
-	next, n int
-	start   time.Time
+// queued is an answer in a reader's out batch: what to observe once it is
+// written.
+type queued struct {
+	meta   *fastMeta       // a replayed answer
+	q      *resolver.Query // a refusal; nil with meta nil: not observed
+	rcode  int
+	client netip.Addr
 }
 
 // startUDPBatch serves conns, which share one address.
 func startUDPBatch(h *handler, conns []*net.UDPConn) (*udpBatchServer, error) {
-	s := &udpBatchServer{stop: make(chan struct{}), epoch: time.Now()}
+	s := &udpBatchServer{}
 	size := int(h.opt.UDPSize) // as miekg/dns reads
 	for _, c := range conns {
-		bc := &batchConn{s: s, h: h, c: c}
-		la := c.LocalAddr().(*net.UDPAddr)
-		if la.IP.To4() != nil {
-			bc.rw = ipv4.NewPacketConn(c)
-		} else {
-			bc.rw = ipv6.NewPacketConn(c)
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return nil, fmt.Errorf("server: udp socket: %w", err)
 		}
-		if la.IP.IsUnspecified() {
+		bc := &batchConn{s: s, h: h, c: c, rc: rc, pending: make([]queued, 0, udpBatch)}
+		oobSize := 0
+		if c.LocalAddr().(*net.UDPAddr).IP.IsUnspecified() {
 			// As miekg/dns: learn each query's destination, so that the
 			// answer leaves from the address the client asked.
-			bc.wildcard = true
 			err6 := ipv6.NewPacketConn(c).SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true)
 			err4 := ipv4.NewPacketConn(c).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true)
 			if err6 != nil && err4 != nil {
 				return nil, fmt.Errorf("server: udp control messages: %w", err4)
 			}
+			oobSize = udpOOBSize()
 		}
-		bc.pool.New = func() any { b := make([]byte, size); return &b }
-		for range udpReaders {
-			st := &batchState{in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch)}
-			oobSize := udpOOBSize()
-			for i := range st.in {
-				st.in[i].Buffers = [][]byte{make([]byte, size)}
-				if bc.wildcard {
-					st.in[i].OOB = make([]byte, oobSize)
-				}
-			}
-			bc.slots = append(bc.slots, &readSlot{st: st})
-		}
+		bc.in = newMmsgs(udpBatch, size, oobSize)
+		bc.out = newMmsgs(udpBatch, size, oobSize)
+		bc.bufs.New = func() any { b := make([]byte, size); return &b }
 		s.conns = append(s.conns, bc)
 	}
 	for _, bc := range s.conns {
-		for _, sl := range bc.slots {
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); bc.read(sl, 0) }()
-		}
+		s.wg.Add(1)
+		go bc.serve()
 	}
-	s.dog.Add(1)
-	go func() { defer s.dog.Done(); s.watch() }()
 	return s, nil
 }
 
@@ -155,194 +116,192 @@ func (s *udpBatchServer) shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	close(s.stop)
-	s.dog.Wait()
 	for _, bc := range s.conns {
 		bc.c.Close()
 	}
 	return err
 }
 
-// watch is the watchdog: it replaces each reader stalled in a query.
-func (s *udpBatchServer) watch() {
-	t := time.NewTicker(stallTick)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		now := int64(time.Since(s.epoch))
-		for _, bc := range s.conns {
-			for _, sl := range bc.slots {
-				sl.mu.Lock()
-				if sl.since != 0 && now-sl.since >= int64(stallAfter) {
-					sl.owner++
-					sl.since = 0
-					gen := sl.owner
-					s.wg.Add(1) // the stalled reader is still counted
-					go func() { defer s.wg.Done(); bc.read(sl, gen) }()
-				}
-				sl.mu.Unlock()
-			}
-		}
-	}
-}
-
-// read is the reader of generation gen of slot sl: it answers what is
-// left of the batch, writes the answers, reads the next batch, and so on,
-// until the server stops or the watchdog replaces it. A reader that takes
-// over from a stalled one (gen > 0) gives each query left in that batch a
-// goroutine of its own: they came together, and are likely as slow.
-func (bc *batchConn) read(sl *readSlot, gen uint64) {
-	st := sl.st
-	var delay time.Duration
-	if gen > 0 {
-		for st.next < st.n {
-			if req, addr, oob := bc.take(st); req != nil {
-				start := st.start
-				bc.s.wg.Add(1)
-				go func() {
-					defer bc.s.wg.Done()
-					bc.alone(req, addr, oob, start)
-				}()
-			}
-		}
-	}
-	for {
-		if st.next >= st.n {
-			bc.flush(st)
-			n, err := bc.rw.ReadBatch(st.in, 0)
-			if err != nil {
-				st.n, st.next = 0, 0
-				if bc.stopping.Load() || errors.Is(err, net.ErrClosed) {
-					return
-				}
-				// A transient error (ENOMEM, say): do not spin on it.
-				delay = min(max(2*delay, time.Millisecond), 100*time.Millisecond)
-				bc.h.log.Warn("udp read", "addr", bc.c.LocalAddr().String(), "err", err, "retry", delay)
-				time.Sleep(delay)
-				continue
-			}
-			delay = 0
-			st.n, st.next, st.start = n, 0, time.Now()
-		}
-		req, addr, oob := bc.take(st)
-		if req == nil {
-			continue
-		}
-		// From here st may pass to another reader: only locals are used.
-		start := st.start
-		sl.mu.Lock()
-		sl.since = max(int64(time.Since(bc.s.epoch)), 1)
-		sl.mu.Unlock()
-		buf := bc.pool.Get().(*[]byte)
-		rep := bc.h.udpAnswer(req, addr, start, buf)
-		sl.mu.Lock()
-		replaced := sl.owner != gen
-		if !replaced {
-			sl.since = 0
-		}
-		sl.mu.Unlock()
-		if rep == nil || rep.wire == nil {
-			bc.pool.Put(buf)
-			if rep != nil {
-				bc.h.done(rep)
-			}
-			if replaced {
-				return
-			}
-			continue
-		}
-		rep.oob = oob
-		if replaced {
-			// st is the new reader's now.
-			bc.send([]*udpReply{rep}, make([]ipv4.Message, 1))
-			return
-		}
-		st.reps = append(st.reps, rep)
-	}
-}
-
-// take checks the batch's next packet. It returns the query to answer, or
-// nil after queueing the answer to a rejected packet, or for a packet that
-// gets none.
-func (bc *batchConn) take(st *batchState) (req *dns.Msg, addr net.Addr, oob []byte) {
-	m := &st.in[st.next]
-	st.next++
-	if bc.wildcard {
-		oob = correctSource(m.OOB[:m.NN])
-	}
-	req, reject := acceptUDP(m.Buffers[0][:m.N])
-	if reject != nil {
-		if out, err := reject.Pack(); err == nil {
-			st.reps = append(st.reps, &udpReply{wire: out, addr: m.Addr, oob: oob})
-		}
-		return nil, nil, nil
-	}
-	return req, m.Addr, oob
-}
-
-// alone answers one query in its own goroutine and writes its answer.
-func (bc *batchConn) alone(req *dns.Msg, addr net.Addr, oob []byte, start time.Time) {
-	buf := bc.pool.Get().(*[]byte)
-	rep := bc.h.udpAnswer(req, addr, start, buf)
-	switch {
-	case rep == nil:
-		bc.pool.Put(buf)
-	case rep.wire == nil:
-		bc.pool.Put(buf)
-		bc.h.done(rep)
-	default:
-		rep.oob = oob
-		bc.send([]*udpReply{rep}, make([]ipv4.Message, 1))
-	}
-}
-
-// flush writes the batch's answers.
-func (bc *batchConn) flush(st *batchState) {
-	if len(st.reps) == 0 {
-		return
-	}
-	bc.send(st.reps, st.out)
-	clear(st.reps)
-	st.reps = st.reps[:0]
-}
-
-// send writes reps, several per sendmmsg, using ms, then gives back their
-// buffers and in-flight places and observes them.
-func (bc *batchConn) send(reps []*udpReply, ms []ipv4.Message) {
-	for len(reps) > 0 {
-		k := min(len(reps), len(ms))
-		for i, r := range reps[:k] {
-			ms[i] = ipv4.Message{Buffers: [][]byte{r.wire}, Addr: r.addr, OOB: r.oob}
-		}
-		bc.write(ms[:k], reps[:k])
-		for i, r := range reps[:k] {
-			if r.buf != nil {
-				bc.pool.Put(r.buf)
-			}
-			bc.h.done(r)
-			ms[i] = ipv4.Message{}
-		}
-		reps = reps[k:]
-	}
-}
-
-// write sends ms; a message the kernel refuses (an unreachable client, say)
-// is logged and skipped.
-func (bc *batchConn) write(ms []ipv4.Message, reps []*udpReply) {
-	for len(ms) > 0 {
-		n, err := bc.rw.WriteBatch(ms, 0)
-		if err != nil {
-			bc.h.log.Debug("write answer", "client", clientAddr(reps[0].addr), "err", err)
-			n = 1
-		}
-		n = max(n, 1) // never spin on a batch the kernel took none of
-		ms, reps = ms[n:], reps[n:]
-	}
-}
-
 // sockets is how many sockets serve the address.
 func (s *udpBatchServer) sockets() int { return len(s.conns) }
+
+// serve is the socket's reader.
+func (bc *batchConn) serve() {
+	defer bc.s.wg.Done()
+	var delay time.Duration
+	for {
+		n, err := bc.in.recv(bc.rc)
+		if err != nil {
+			if bc.stopping.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// A transient error (ENOMEM, say): do not spin on it.
+			delay = min(max(2*delay, time.Millisecond), 100*time.Millisecond)
+			bc.h.log.Warn("udp read", "addr", bc.c.LocalAddr().String(), "err", err, "retry", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		// now is the chain's clock, for the fast path's ages; start times
+		// the answers.
+		start, now := time.Now(), bc.h.opt.Now()
+		for i := range n {
+			bc.one(i, start, now)
+			if bc.out.full() {
+				bc.flush(start)
+			}
+		}
+		bc.flush(start)
+	}
+}
+
+// one answers datagram i of the batch, or hands it off.
+func (bc *batchConn) one(i int, start, now time.Time) {
+	h := bc.h
+	pkt := bc.in.packet(i)
+	ap := bc.in.addrPort(i)
+	client := ap.Addr().Unmap()
+	fast := h.fast != nil && parseFast(pkt, &bc.fq)
+	var req *dns.Msg
+	if !fast {
+		if req = bc.accept(i); req == nil {
+			return
+		}
+	}
+	switch h.check(client) {
+	case access.Drop:
+		return
+	case access.Refuse:
+		if req == nil {
+			if req = bc.accept(i); req == nil {
+				return
+			}
+		}
+		q := &resolver.Query{Msg: req, Client: client, Proto: resolver.UDP}
+		bc.queueMsg(h.refusal(req), i, queued{q: q, client: client})
+		return
+	}
+	if fast && bc.replay(i, client, now) {
+		return
+	}
+	if req == nil {
+		if req = bc.accept(i); req == nil {
+			return
+		}
+	}
+	if !h.inflight.acquire(client) {
+		q := &resolver.Query{Msg: req, Client: client, Proto: resolver.UDP}
+		bc.queueMsg(h.busy(req), i, queued{q: q, client: client})
+		return
+	}
+	var k *wirecache.Key
+	if fast && bc.key.Subject != "" {
+		k = &wirecache.Key{Subject: bc.key.Subject, Version: bc.key.Version,
+			Name: append([]byte(nil), bc.key.Name...), Type: bc.key.Type, Flags: bc.key.Flags}
+	}
+	var oob []byte
+	if c := bc.in.oob(i); len(c) > 0 {
+		oob = make([]byte, udpOOBSize())
+		oob = oob[:answerControl(oob, c)]
+	}
+	bc.s.wg.Add(1)
+	go bc.alone(req, ap, oob, k, start, now)
+}
+
+// accept checks datagram i as miekg/dns would, queueing the answer to a
+// packet it rejects. It returns the query, or nil.
+func (bc *batchConn) accept(i int) *dns.Msg {
+	req, reject := acceptUDP(bc.in.packet(i))
+	if reject != nil {
+		bc.queueMsg(reject, i, queued{})
+	}
+	return req
+}
+
+// replay answers datagram i from the fast path, if it can.
+func (bc *batchConn) replay(i int, client netip.Addr, now time.Time) bool {
+	h, k, f := bc.h, &bc.key, &bc.fq
+	k.Subject, k.Version = h.opt.Subject(client)
+	if k.Subject == "" {
+		return false // not for now
+	}
+	k.Name, k.Type, k.Flags = f.lowerName(), f.qtype, f.flags
+	limit := limitForAmplification(client, min(f.size, int(h.opt.UDPSize)))
+	n, meta, ok := h.fast.Answer(bc.out.next(), k, f.id, f.asked, now, limit)
+	if !ok {
+		return false
+	}
+	bc.out.queue(n, bc.in, i)
+	bc.pending = append(bc.pending, queued{meta: meta, rcode: meta.rcode, client: client})
+	return true
+}
+
+// queueMsg packs m as the answer to datagram i.
+func (bc *batchConn) queueMsg(m *dns.Msg, i int, what queued) {
+	buf := bc.out.next()
+	w, err := m.PackBuffer(buf)
+	if err != nil || len(w) > len(buf) {
+		bc.h.log.Debug("write answer", "client", what.client, "err", err)
+		return
+	}
+	if &w[0] != &buf[0] {
+		copy(buf, w)
+	}
+	what.rcode = m.Rcode
+	bc.out.queue(len(w), bc.in, i)
+	bc.pending = append(bc.pending, what)
+}
+
+// flush writes the queued answers, then observes them.
+func (bc *batchConn) flush(start time.Time) {
+	if bc.out.n == 0 {
+		return
+	}
+	if err := bc.out.send(bc.rc); err != nil {
+		bc.h.log.Debug("write answers", "addr", bc.c.LocalAddr().String(), "err", err)
+	}
+	if obs := bc.h.opt.Observe; obs != nil {
+		d := time.Since(start)
+		for _, p := range bc.pending {
+			switch {
+			case p.meta != nil:
+				bc.scratch = p.meta.q
+				bc.scratch.Client = p.client
+				obs(&bc.scratch, p.rcode, d)
+			case p.q != nil:
+				obs(p.q, p.rcode, d)
+			}
+		}
+	}
+	clear(bc.pending)
+	bc.pending = bc.pending[:0]
+}
+
+// alone answers one query through the chain in its own goroutine, writes
+// the answer, and keeps it for the fast path when k is set.
+func (bc *batchConn) alone(req *dns.Msg, ap netip.AddrPort, oob []byte, k *wirecache.Key, start, now time.Time) {
+	defer bc.s.wg.Done()
+	h := bc.h
+	client := ap.Addr().Unmap()
+	q := &resolver.Query{Msg: req, Client: client, Proto: resolver.UDP}
+	resp := h.answer(q)
+	resp.Truncate(limitForAmplification(client, udpSize(req, h.opt.UDPSize)))
+	bp := bc.bufs.Get().(*[]byte)
+	if wire, err := resp.PackBuffer(*bp); err != nil {
+		// As miekg/dns's WriteMsg: nothing is sent, the query is still
+		// observed.
+		h.log.Debug("write answer", "client", client, "err", err)
+	} else {
+		if _, _, err := bc.c.WriteMsgUDPAddrPort(wire, oob, ap); err != nil {
+			h.log.Debug("write answer", "client", client, "err", err)
+		}
+		if k != nil {
+			h.keep(k, wire, q, resp.Rcode, now)
+		}
+	}
+	bc.bufs.Put(bp)
+	h.inflight.release(client)
+	if h.opt.Observe != nil {
+		h.opt.Observe(q, resp.Rcode, time.Since(start))
+	}
+}

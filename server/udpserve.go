@@ -2,10 +2,12 @@ package server
 
 import (
 	"encoding/binary"
-	"net"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/havendns/haven/resolver"
+	"github.com/havendns/haven/server/wirecache"
 	"github.com/miekg/dns"
 )
 
@@ -56,58 +58,32 @@ func acceptUDP(wire []byte) (req, reject *dns.Msg) {
 	return nil, m
 }
 
-// udpReply is one packed UDP answer on its way to the socket, with what is
-// left to do once it is written.
-type udpReply struct {
-	wire []byte
-	buf  *[]byte // pooled buffer wire lives in, or nil
-	addr net.Addr
-	oob  []byte // source address of the answer, on a wildcard socket
-
-	q        *resolver.Query // nil for a header-only rejection: not observed
-	rcode    int
-	start    time.Time
-	acquired bool // holds an in-flight place, given back once written
+// fastMeta is what the fast path keeps with an answer besides its wire:
+// the query as Observe saw it the first time, to observe each replay.
+type fastMeta struct {
+	q     resolver.Query
+	rcode int
 }
 
-// udpAnswer answers one UDP query req that accept let through, from addr.
-// It returns nil when the guard drops the query. The reply holds an
-// in-flight place when acquired is set; done gives it back and observes.
-func (h *handler) udpAnswer(req *dns.Msg, addr net.Addr, start time.Time, buf *[]byte) *udpReply {
-	q := &resolver.Query{Msg: req, Client: clientAddr(addr), Proto: resolver.UDP}
-	drop, resp := h.admit(req, q.Client)
-	if drop {
-		return nil
+// keep offers wire, the answer to q written to its client, to the fast
+// path under k. Answers that are not the chain's settled word are not
+// kept: failures, stale answers (kept, they would not be refreshed), and
+// rcodes other than NOERROR and NXDOMAIN.
+func (h *handler) keep(k *wirecache.Key, wire []byte, q *resolver.Query, rcode int, now time.Time) {
+	t := q.Trace
+	if t.Decision == resolver.Failed || t.Cache == resolver.CacheStale ||
+		(rcode != dns.RcodeSuccess && rcode != dns.RcodeNameError) {
+		return
 	}
-	rep := &udpReply{addr: addr, q: q, start: start}
-	if resp == nil {
-		if !h.inflight.acquire(q.Client) {
-			resp = h.busy(req)
-		} else {
-			rep.acquired = true
-			resp = h.answer(q)
-		}
+	m := fastMeta{q: *q, rcode: rcode}
+	qq := q.Msg.Question[0]
+	// The replays' query: the name as the chain saw it, and no more of the
+	// request than Observe reads.
+	m.q.Msg = &dns.Msg{Question: []dns.Question{{Name: strings.ToLower(qq.Name), Qtype: qq.Qtype, Qclass: qq.Qclass}}}
+	m.q.Client = netip.Addr{}
+	m.q.Trace.Upstream = ""
+	if m.q.Trace.Cache == resolver.CacheMiss {
+		m.q.Trace.Cache = resolver.CacheHit
 	}
-	resp.Truncate(limitForAmplification(q.Client, udpSize(req, h.opt.UDPSize)))
-	rep.rcode = resp.Rcode
-	out, err := resp.PackBuffer((*buf)[:cap(*buf)])
-	if err != nil {
-		// As miekg/dns's WriteMsg: nothing is sent, the query is still
-		// observed.
-		h.log.Debug("write answer", "client", q.Client, "err", err)
-		return rep
-	}
-	rep.wire, rep.buf = out, buf
-	return rep
-}
-
-// done finishes a reply once it has been written (or failed to be): its
-// in-flight place is given back and the query observed, as ServeDNS does.
-func (h *handler) done(rep *udpReply) {
-	if rep.acquired {
-		h.inflight.release(rep.q.Client)
-	}
-	if rep.q != nil && h.opt.Observe != nil {
-		h.opt.Observe(rep.q, rep.rcode, time.Since(rep.start))
-	}
+	h.fast.Store(k, wire, m, now, t.Valid)
 }

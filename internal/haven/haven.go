@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -118,6 +119,9 @@ func (h *Haven) newServer(cfg *config.Config) (*server.Server, error) {
 		Guard:       &h.guard,
 		Refused:     h.refused,
 		BatchUDP:    cfg.UDPBatch,
+		Subject:     h.subject,
+		FastAnswers: min(cfg.Cache.Size, 1<<17),
+		Now:         h.opt.Now,
 	}
 	if len(cfg.TLS.Listen) > 0 || len(cfg.HTTPS.Listen) > 0 {
 		var names []string
@@ -280,6 +284,16 @@ func (h *Haven) group(t *tail, ups []config.Upstream, timeout time.Duration) (*u
 	g := upstream.NewGroup(list, upstream.GroupOptions{Timeout: timeout, Logger: h.log, Now: h.opt.Now})
 	t.groups = append(t.groups, g)
 	return g, nil
+}
+
+// subject tells the server's fast path whom the policy decides for when
+// addr asks; with the cache off it turns the fast path off, which is a
+// cache of answers too.
+func (h *Haven) subject(addr netip.Addr) (who string, version uint64) {
+	if h.tail.Load().cache == nil {
+		return "", 0
+	}
+	return h.filter.Subject(addr)
 }
 
 // LoadLists gives the store its sources and builds the first matcher from

@@ -53,9 +53,6 @@ func (h *Haven) apply(ctx context.Context, old, cfg *config.Config) error {
 		}
 		return fmt.Errorf("lists: %w", err)
 	}
-	if err := h.filter.Set(pc); err != nil {
-		return err // cannot happen after policyConfig succeeded; keep the old policy
-	}
 	h.guard.set(cfg, h)
 	h.setLogLevels(cfg)
 	if t != nil {
@@ -63,6 +60,11 @@ func (h *Haven) apply(ctx context.Context, old, cfg *config.Config) error {
 		// Queries already in the old tail finish there; its idle upstream
 		// connections are released once they have had time to.
 		time.AfterFunc(2*cfg.Upstream.Timeout+time.Second, prev.close)
+	}
+	// After the tail: the new policy's version also retires the answers
+	// the server's fast path replays from the old tail.
+	if err := h.filter.Set(pc); err != nil {
+		return err // cannot happen after policyConfig succeeded; keep the old policy
 	}
 	h.cfg = cfg
 	for _, what := range restartNeeded(old, cfg) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,9 @@ type Neighbors struct {
 	mu    sync.Mutex // serialises refreshes so swaps land in order
 	seq   uint32
 	table atomic.Pointer[map[netip.Addr]MAC]
+	// version counts the refreshes that changed the table, so that what
+	// was decided for an address under an older copy can be told apart.
+	version atomic.Uint64
 }
 
 // NewNeighbors returns an empty table; call Refresh or Run to fill it.
@@ -86,7 +90,10 @@ func (n *Neighbors) Refresh() error {
 		return err
 	}
 	t := buildTable(list)
-	n.table.Store(&t)
+	old := n.table.Swap(&t)
+	if old == nil || !maps.Equal(*old, t) {
+		n.version.Add(1)
+	}
 	n.log.Debug("neighbour table refreshed", "entries", len(t))
 	return nil
 }
@@ -136,6 +143,9 @@ func (n *Neighbors) Lookup(ip netip.Addr) (MAC, bool) {
 	m, ok := (*t)[ip.Unmap().WithZone("")]
 	return m, ok
 }
+
+// Version changes whenever a refresh changes the table.
+func (n *Neighbors) Version() uint64 { return n.version.Load() }
 
 // Len returns the number of entries in the current copy.
 func (n *Neighbors) Len() int {

@@ -1,0 +1,259 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/havendns/haven/resolver"
+	"github.com/miekg/dns"
+)
+
+// fastRig is a batched UDP server with the fast path in front of a
+// counting chain, on a clock the test moves.
+type fastRig struct {
+	addr    string
+	chain   *tableChain
+	valid   atomic.Int64 // Trace.Valid the chain reports, ns
+	version atomic.Uint64
+	subject atomic.Value // string
+	mu      sync.Mutex
+	now     time.Time
+	obs     []resolver.Query
+}
+
+func newFastRig(t *testing.T) *fastRig {
+	t.Helper()
+	if !batchSupported {
+		t.Skip("batched UDP needs Linux")
+	}
+	r := &fastRig{chain: newTableChain(t), now: time.Date(2026, 11, 27, 20, 0, 0, 0, time.UTC)}
+	r.subject.Store("kids")
+	chain := resolver.Func(func(ctx context.Context, q *resolver.Query) (*dns.Msg, error) {
+		q.Trace.Profile = "kids"
+		q.Trace.Cache = resolver.CacheMiss
+		q.Trace.Upstream = "udp://192.0.2.53:53"
+		q.Trace.Valid = time.Duration(r.valid.Load())
+		return r.chain.Resolve(ctx, q)
+	})
+	s := startTLS(t, Options{
+		Listen: []string{"127.0.0.1:0"}, Resolver: chain, BatchUDP: true,
+		Subject: func(netip.Addr) (string, uint64) { return r.subject.Load().(string), r.version.Load() },
+		Now:     r.clock,
+		Observe: func(q *resolver.Query, rcode int, d time.Duration) {
+			r.mu.Lock()
+			r.obs = append(r.obs, *q)
+			r.mu.Unlock()
+		},
+	}, nil)
+	r.addr = s.Addrs()[0].String()
+	return r
+}
+
+func (r *fastRig) clock() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.now
+}
+
+func (r *fastRig) advance(d time.Duration) {
+	r.mu.Lock()
+	r.now = r.now.Add(d)
+	r.mu.Unlock()
+}
+
+// ask sends m and returns the answer.
+func (r *fastRig) ask(t *testing.T, m *dns.Msg) *dns.Msg {
+	t.Helper()
+	c := &dns.Client{Timeout: clientDeadline, UDPSize: 4096}
+	resp, _, err := c.Exchange(m, r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Id != m.Id || resp.Question[0].Name != m.Question[0].Name {
+		t.Fatalf("answer %d %q to query %d %q", resp.Id, resp.Question[0].Name, m.Id, m.Question[0].Name)
+	}
+	return resp
+}
+
+// asked returns how many queries reached the chain, after a moment for
+// the handed-off query's answer to be kept.
+func (r *fastRig) asked() int {
+	time.Sleep(20 * time.Millisecond)
+	return r.chain.count()
+}
+
+func ttls(m *dns.Msg) []uint32 {
+	var out []uint32
+	for _, rr := range append(m.Answer, m.Ns...) {
+		out = append(out, rr.Header().Ttl)
+	}
+	return out
+}
+
+func TestFastPathReplays(t *testing.T) {
+	r := newFastRig(t)
+	first := r.ask(t, query("example.com.", dns.TypeA))
+	if n := r.asked(); n != 1 {
+		t.Fatalf("chain asked %d times, want 1", n)
+	}
+	r.advance(5 * time.Second)
+	m := query("ExAmPle.COM.", dns.TypeA)
+	m.Id = 4321
+	second := r.ask(t, m)
+	if n := r.asked(); n != 1 {
+		t.Fatalf("a repeated query went to the chain (%d)", n)
+	}
+	if got, want := ttls(second), []uint32{295, 55}; !equalU32(got, want) {
+		t.Errorf("replayed TTLs %v, want %v (first %v)", got, want, ttls(first))
+	}
+	if second.Question[0].Name != "ExAmPle.COM." || second.Id != 4321 {
+		t.Errorf("replay not patched: id %d, question %q", second.Id, second.Question[0].Name)
+	}
+	// Observe saw the replay, as the asker's and as a cache hit from no
+	// upstream.
+	r.mu.Lock()
+	last := r.obs[len(r.obs)-1]
+	n := len(r.obs)
+	r.mu.Unlock()
+	if n != 2 || last.Client != netip.MustParseAddr("127.0.0.1") || last.Trace.Cache != resolver.CacheHit ||
+		last.Trace.Upstream != "" || last.Trace.Profile != "kids" || last.Name() != "example.com." {
+		t.Errorf("observed %d; last %+v %q", n, last.Trace, last.Name())
+	}
+	// At the first TTL's end the chain is asked again.
+	r.advance(55 * time.Second)
+	r.ask(t, query("example.com.", dns.TypeA))
+	if n := r.asked(); n != 2 {
+		t.Errorf("expired answer replayed (chain asked %d times, want 2)", n)
+	}
+}
+
+func TestFastPathKeys(t *testing.T) {
+	withEDNS := func(do bool, opts ...dns.EDNS0) *dns.Msg {
+		m := query("example.com.", dns.TypeA)
+		m.SetEdns0(1232, do)
+		o := m.IsEdns0()
+		o.Option = opts
+		return m
+	}
+	cookie := &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}
+	nsid := &dns.EDNS0_NSID{Code: dns.EDNS0NSID}
+	tests := []struct {
+		name       string
+		first, now *dns.Msg
+		change     func(r *fastRig)
+		wantChain  int // times the chain is asked for the two queries
+	}{
+		{"same", query("example.com.", dns.TypeA), query("example.com.", dns.TypeA), nil, 1},
+		{"EDNS vs none", query("example.com.", dns.TypeA), withEDNS(false), nil, 2},
+		{"DO differs", withEDNS(false), withEDNS(true), nil, 2},
+		{"cookie ignored", withEDNS(false), withEDNS(false, cookie), nil, 1},
+		{"other option not fast", withEDNS(false, nsid), withEDNS(false, nsid), nil, 2},
+		{"type differs", query("example.com.", dns.TypeA), query("example.com.", dns.TypeAAAA), nil, 2},
+		{"NXDOMAIN kept", query("nx.test.", dns.TypeA), query("nx.test.", dns.TypeA), nil, 1},
+		{"policy version changed", query("example.com.", dns.TypeA), query("example.com.", dns.TypeA),
+			func(r *fastRig) { r.version.Add(1) }, 2},
+		{"subject changed", query("example.com.", dns.TypeA), query("example.com.", dns.TypeA),
+			func(r *fastRig) { r.subject.Store("adults") }, 2},
+		{"no subject", query("example.com.", dns.TypeA), query("example.com.", dns.TypeA),
+			func(r *fastRig) { r.subject.Store("") }, 2},
+		{"decision ends", query("example.com.", dns.TypeA), query("example.com.", dns.TypeA),
+			func(r *fastRig) { r.advance(10 * time.Second) }, 2},
+		{"ANY not fast", query("example.com.", dns.TypeANY), query("example.com.", dns.TypeANY), nil, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newFastRig(t)
+			r.valid.Store(int64(10 * time.Second))
+			r.ask(t, tc.first)
+			r.asked()
+			if tc.change != nil {
+				tc.change(r)
+			}
+			r.ask(t, tc.now)
+			if n := r.asked(); n != tc.wantChain {
+				t.Errorf("chain asked %d times, want %d", n, tc.wantChain)
+			}
+		})
+	}
+}
+
+// TestFastPathAgrees checks that a replay is the very answer the chain's
+// path gave, byte for byte, for each packet of TestUDPModesAgree.
+func TestFastPathAgrees(t *testing.T) {
+	if !batchSupported {
+		t.Skip("batched UDP needs Linux")
+	}
+	now := time.Now()
+	s := startTLS(t, Options{Listen: []string{"127.0.0.1:0"}, Resolver: bigChain(t), BatchUDP: true,
+		Subject: func(netip.Addr) (string, uint64) { return "all", 1 },
+		Now:     func() time.Time { return now }}, nil)
+	addr := s.Addrs()[0].String()
+	for name, pkt := range udpPackets(t) {
+		t.Run(name, func(t *testing.T) {
+			first, _ := exchangeRaw(t, addr, pkt, 0xbeef)
+			time.Sleep(10 * time.Millisecond) // the first answer is kept after it is sent
+			again, _ := exchangeRaw(t, addr, pkt, 0xbeef)
+			if !bytes.Equal(first, again) {
+				t.Errorf("answers differ\nfirst: %x\nagain: %x", first, again)
+			}
+		})
+	}
+}
+
+func equalU32(a, b []uint32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// BenchmarkFastPathUDP is one replayed answer over loopback, client
+// included: the server's share of the allocations must be none.
+func BenchmarkFastPathUDP(b *testing.B) {
+	if !batchSupported {
+		b.Skip("batched UDP needs Linux")
+	}
+	var observed atomic.Int64
+	s := startTLS(b, Options{Listen: []string{"127.0.0.1:0"}, Resolver: newTableChain(b), BatchUDP: true,
+		Subject: func(netip.Addr) (string, uint64) { return "kids", 1 },
+		Observe: func(q *resolver.Query, rcode int, d time.Duration) {
+			if q.Client.IsValid() && q.Trace.Profile == "" {
+				observed.Add(1)
+			}
+		}}, nil)
+	c, err := net.Dial("udp", s.Addrs()[0].String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	m := query("example.com.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	w, _ := m.Pack()
+	buf := make([]byte, 2048)
+	ask := func() {
+		if _, err := c.Write(w); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Read(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ask()
+	time.Sleep(20 * time.Millisecond)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		ask()
+	}
+}

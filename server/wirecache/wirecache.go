@@ -1,0 +1,160 @@
+// Package wirecache keeps the final, packed UDP answers Haven sent, per
+// policy subject, so that a repeated query is answered by copying bytes:
+// the query's ID and question case are patched in and the TTLs counted
+// down in place, with no unpacking, no chain and no allocation.
+//
+// It sits in front of the resolver chain, so it must never outlive a
+// decision: every entry carries the policy version it was decided under
+// and is ignored once the version changes (a reload, a pause, a list
+// refresh), and it expires at its first record's TTL or when the decision
+// stops holding (a schedule boundary, the end of a pause), whichever comes
+// first. What the chain would answer differently for the same subject,
+// name, type and request flags it must not hold; see the server README.
+package wirecache
+
+import (
+	"hash/maphash"
+	"sync/atomic"
+	"time"
+)
+
+// Key is what an answer depends on besides the wire it replays.
+type Key struct {
+	// Subject names whom the policy decided for (a device or a profile);
+	// Version is the policy's version at the time.
+	Subject string
+	Version uint64
+	Name    []byte // question name in wire format, lower case
+	Type    uint16
+	// Flags are the request bits the answer depends on (the caller's
+	// encoding: RD, AD, CD, EDNS, DO).
+	Flags uint16
+}
+
+// Cache is a fixed-size, two-way set-associative table of answers. Readers
+// take no lock: entries are immutable once stored and swapped in whole.
+type Cache[M any] struct {
+	seed  maphash.Seed
+	slots []atomic.Pointer[entry[M]]
+	mask  uint64
+}
+
+// entry is one stored answer with what is needed to replay it.
+type entry[M any] struct {
+	hash    uint64
+	subject string
+	version uint64
+	name    []byte
+	qtype   uint16
+	flags   uint16
+
+	wire    []byte   // the answer as first sent
+	ttls    []uint16 // offsets of every TTL field in wire (OPT excluded)
+	stored  time.Time
+	expires time.Time
+	meta    M
+}
+
+// New returns a cache of about size answers (at least 2, rounded up to a
+// power of two).
+func New[M any](size int) *Cache[M] {
+	n := 2
+	for n < size && n < 1<<30 {
+		n <<= 1
+	}
+	return &Cache[M]{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[entry[M]], n), mask: uint64(n - 1)}
+}
+
+// Len returns the number of slots.
+func (c *Cache[M]) Len() int { return len(c.slots) }
+
+func (c *Cache[M]) hash(k *Key) uint64 {
+	h := maphash.Bytes(c.seed, k.Name)
+	h ^= maphash.String(c.seed, k.Subject) * 0x9e3779b97f4a7c15
+	h ^= (k.Version*0xff51afd7ed558ccd + uint64(k.Type)<<16 | uint64(k.Flags)) * 0xc4ceb9fe1a85ec53
+	return h ^ h>>29
+}
+
+func (e *entry[M]) is(h uint64, k *Key) bool {
+	return e.hash == h && e.version == k.Version && e.qtype == k.Type && e.flags == k.Flags &&
+		e.subject == k.Subject && string(e.name) == string(k.Name)
+}
+
+// Answer writes the stored answer for k into dst, with id as its ID,
+// asked (the question name as the client wrote it, the same name as
+// k.Name but for case) as its question name, and its TTLs aged to now. It
+// reports false, writing nothing, when there is no fresh entry or the
+// answer is longer than max or dst.
+func (c *Cache[M]) Answer(dst []byte, k *Key, id uint16, asked []byte, now time.Time, max int) (n int, meta *M, ok bool) {
+	h := c.hash(k)
+	i := h & c.mask &^ 1
+	for j := range uint64(2) {
+		e := c.slots[i+j].Load()
+		if e == nil || !e.is(h, k) {
+			continue
+		}
+		if !now.Before(e.expires) || len(e.wire) > max || len(e.wire) > len(dst) {
+			return 0, nil, false
+		}
+		n = copy(dst, e.wire)
+		dst[0], dst[1] = byte(id>>8), byte(id)
+		copy(dst[headerLen:], asked)
+		if age := uint32(now.Sub(e.stored) / time.Second); age > 0 {
+			for _, off := range e.ttls {
+				t := uint32(dst[off])<<24 | uint32(dst[off+1])<<16 | uint32(dst[off+2])<<8 | uint32(dst[off+3])
+				t -= age // never below 1: the entry expires first
+				dst[off], dst[off+1], dst[off+2], dst[off+3] = byte(t>>24), byte(t>>16), byte(t>>8), byte(t)
+			}
+		}
+		return n, &e.meta, true
+	}
+	return 0, nil, false
+}
+
+// Store keeps wire, an answer sent at now to a query for k, with meta, for
+// at most valid (0 = as long as its TTLs allow). It keeps nothing, and
+// reports false, for an answer that cannot be replayed safely: truncated,
+// malformed, without records, or with a zero TTL.
+func (c *Cache[M]) Store(k *Key, wire []byte, meta M, now time.Time, valid time.Duration) bool {
+	ttls, minTTL, ok := ttlOffsets(wire, len(k.Name))
+	if !ok || minTTL == 0 {
+		return false
+	}
+	life := time.Duration(minTTL) * time.Second
+	if valid > 0 && valid < life {
+		life = valid
+	}
+	h := c.hash(k)
+	buf := make([]byte, len(wire)+len(k.Name))
+	copy(buf, wire)
+	copy(buf[len(wire):], k.Name)
+	e := &entry[M]{
+		hash: h, subject: k.Subject, version: k.Version,
+		name: buf[len(wire):], qtype: k.Type, flags: k.Flags,
+		wire: buf[:len(wire):len(wire)], ttls: ttls,
+		stored: now, expires: now.Add(life), meta: meta,
+	}
+	i := h & c.mask &^ 1
+	c.slots[i+c.victim(i, h, k, now)].Store(e)
+	return true
+}
+
+// victim picks which slot of the pair at i takes a new entry for k: the
+// one holding k already, else an empty or expired one, else the one that
+// expires first.
+func (c *Cache[M]) victim(i, h uint64, k *Key, now time.Time) uint64 {
+	a, b := c.slots[i].Load(), c.slots[i+1].Load()
+	switch {
+	case a == nil || a.is(h, k):
+		return 0
+	case b == nil || b.is(h, k):
+		return 1
+	case !now.Before(a.expires):
+		return 0
+	case !now.Before(b.expires):
+		return 1
+	case b.expires.Before(a.expires):
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,201 @@
+package wirecache
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+var t0 = time.Date(2026, 11, 27, 20, 0, 0, 0, time.UTC)
+
+// answer packs an answer to name/qtype with the given TTLs, as the server
+// would send it.
+func answer(tb testing.TB, name string, ttls ...uint32) []byte {
+	tb.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion(name, dns.TypeA)
+	m := new(dns.Msg)
+	m.SetReply(q)
+	for i, ttl := range ttls {
+		m.Answer = append(m.Answer, &dns.A{
+			Hdr: dns.RR_Header{Name: strings.ToLower(name), Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: ttl},
+			A:   net.IPv4(192, 0, 2, byte(i+1)),
+		})
+	}
+	m.SetEdns0(1232, false)
+	m.Compress = true
+	b, err := m.Pack()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func wireName(tb testing.TB, name string) []byte {
+	tb.Helper()
+	b := make([]byte, 256)
+	n, err := dns.PackDomainName(name, b, 0, nil, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b[:n]
+}
+
+func key(tb testing.TB, subject string, version uint64, name string) *Key {
+	return &Key{Subject: subject, Version: version, Name: wireName(tb, strings.ToLower(name)), Type: dns.TypeA, Flags: 1}
+}
+
+func TestReplay(t *testing.T) {
+	c := New[string](64)
+	k := key(t, "tablet", 7, "www.example.com.")
+	if !c.Store(k, answer(t, "www.example.com.", 300, 60), "meta", t0, 0) {
+		t.Fatal("not stored")
+	}
+	asked := wireName(t, "WwW.ExAmple.COM.")
+	dst := make([]byte, 1232)
+	n, meta, ok := c.Answer(dst, k, 0xbeef, asked, t0.Add(3500*time.Millisecond), 1232)
+	if !ok || *meta != "meta" {
+		t.Fatalf("no replay: ok %v", ok)
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(dst[:n]); err != nil {
+		t.Fatal(err)
+	}
+	if m.Id != 0xbeef {
+		t.Errorf("ID %#x, want 0xbeef", m.Id)
+	}
+	if got := m.Question[0].Name; got != "WwW.ExAmple.COM." {
+		t.Errorf("question %q, want the case asked", got)
+	}
+	if len(m.Answer) != 2 || m.Answer[0].Header().Ttl != 297 || m.Answer[1].Header().Ttl != 57 {
+		t.Errorf("TTLs not aged by 3 s: %v", m.Answer)
+	}
+	if o := m.IsEdns0(); o == nil || o.UDPSize() != 1232 {
+		t.Errorf("OPT changed: %v", o)
+	}
+}
+
+func TestMisses(t *testing.T) {
+	stored := key(t, "tablet", 7, "example.com.")
+	wire := answer(t, "example.com.", 60)
+	tests := []struct {
+		name string
+		k    *Key
+		at   time.Duration
+		max  int
+	}{
+		{"other subject", key(t, "laptop", 7, "example.com."), 0, 1232},
+		{"other version", key(t, "tablet", 8, "example.com."), 0, 1232},
+		{"other name", key(t, "tablet", 7, "example.org."), 0, 1232},
+		{"other type", &Key{Subject: "tablet", Version: 7, Name: stored.Name, Type: dns.TypeAAAA, Flags: 1}, 0, 1232},
+		{"other flags", &Key{Subject: "tablet", Version: 7, Name: stored.Name, Type: dns.TypeA, Flags: 3}, 0, 1232},
+		{"expired", stored, 60 * time.Second, 1232},
+		{"too big for the client", stored, 0, len(wire) - 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New[int](64)
+			c.Store(stored, wire, 1, t0, 0)
+			dst := make([]byte, 1232)
+			if _, _, ok := c.Answer(dst, tc.k, 1, tc.k.Name, t0.Add(tc.at), tc.max); ok {
+				t.Error("replayed")
+			}
+			// The stored key itself still hits just before expiry.
+			if _, _, ok := c.Answer(dst, stored, 1, stored.Name, t0.Add(59*time.Second), 1232); !ok {
+				t.Error("stored key missed")
+			}
+		})
+	}
+}
+
+func TestValidCapsLife(t *testing.T) {
+	c := New[int](64)
+	k := key(t, "kids", 1, "example.com.")
+	c.Store(k, answer(t, "example.com.", 3600), 0, t0, 10*time.Second)
+	dst := make([]byte, 1232)
+	if _, _, ok := c.Answer(dst, k, 1, k.Name, t0.Add(9999*time.Millisecond), 1232); !ok {
+		t.Error("missed within Valid")
+	}
+	if _, _, ok := c.Answer(dst, k, 1, k.Name, t0.Add(10*time.Second), 1232); ok {
+		t.Error("replayed at the end of Valid (a schedule boundary)")
+	}
+}
+
+func TestNotStored(t *testing.T) {
+	good := answer(t, "example.com.", 60)
+	trunc := bytes.Clone(good)
+	trunc[2] |= 0x02
+	tests := []struct {
+		name string
+		wire []byte
+	}{
+		{"zero TTL", answer(t, "example.com.", 60, 0)},
+		{"no records", answer(t, "example.com.")},
+		{"truncated", trunc},
+		{"cut short", good[:len(good)-3]},
+		{"trailing bytes", append(bytes.Clone(good), 0)},
+		{"header only", good[:12]},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New[int](64)
+			k := key(t, "kids", 1, "example.com.")
+			if c.Store(k, tc.wire, 0, t0, 0) {
+				t.Error("stored")
+			}
+		})
+	}
+}
+
+func TestTwoWays(t *testing.T) {
+	// A table of two slots holds two names; a third evicts the one that
+	// expires first.
+	c := New[int](2)
+	a, b, d := key(t, "s", 1, "a.example."), key(t, "s", 1, "b.example."), key(t, "s", 1, "d.example.")
+	c.Store(a, answer(t, "a.example.", 100), 0, t0, 0)
+	c.Store(b, answer(t, "b.example.", 50), 0, t0, 0)
+	dst := make([]byte, 1232)
+	for _, k := range []*Key{a, b} {
+		if _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); !ok {
+			t.Fatalf("%s missed", k.Name)
+		}
+	}
+	c.Store(d, answer(t, "d.example.", 100), 0, t0, 0)
+	if _, _, ok := c.Answer(dst, b, 1, b.Name, t0, 1232); ok {
+		t.Error("the entry expiring first was kept")
+	}
+	for _, k := range []*Key{a, d} {
+		if _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); !ok {
+			t.Errorf("%s missed", k.Name)
+		}
+	}
+}
+
+func TestAnswerAllocs(t *testing.T) {
+	c := New[int](64)
+	k := key(t, "kids", 1, "example.com.")
+	c.Store(k, answer(t, "example.com.", 300), 0, t0, 0)
+	dst := make([]byte, 1232)
+	at := t0.Add(2 * time.Second)
+	if n := testing.AllocsPerRun(100, func() { c.Answer(dst, k, 1, k.Name, at, 1232) }); n != 0 {
+		t.Errorf("%v allocations per replay, want 0", n)
+	}
+}
+
+func BenchmarkAnswer(b *testing.B) {
+	c := New[int](1 << 16)
+	k := key(b, "kids", 1, "www.example.com.")
+	c.Store(k, answer(b, "www.example.com.", 300, 300), 0, t0, 0)
+	dst := make([]byte, 1232)
+	at := t0.Add(2 * time.Second)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := c.Answer(dst, k, 1, k.Name, at, 1232); !ok {
+			b.Fatal("miss")
+		}
+	}
+}
