@@ -21,6 +21,7 @@ type handler struct {
 	log      *slog.Logger
 	inflight *inflightLimiter
 	fast     *wirecache.Cache[fastMeta] // nil without the fast path
+	traces   traces                     // of the fast path's answers
 }
 
 func (h *handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {

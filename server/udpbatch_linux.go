@@ -53,7 +53,9 @@ type batchConn struct {
 	pending []queued // what to do once each answer in out is written
 	fq      fastQuery
 	key     wirecache.Key
-	scratch resolver.Query // a replayed answer's query, as Observe sees it
+	// A replayed answer's query, as Observe sees it.
+	scratch    resolver.Query
+	scratchMsg dns.Msg
 	bufs    sync.Pool      // *[]byte for the answers of handed-off queries
 }
 
@@ -76,6 +78,7 @@ func startUDPBatch(h *handler, conns []*net.UDPConn) (*udpBatchServer, error) {
 			return nil, fmt.Errorf("server: udp socket: %w", err)
 		}
 		bc := &batchConn{s: s, h: h, c: c, rc: rc, pending: make([]queued, 0, udpBatch)}
+		bc.scratchMsg.Question = make([]dns.Question, 1)
 		oobSize := 0
 		if c.LocalAddr().(*net.UDPAddr).IP.IsUnspecified() {
 			// As miekg/dns: learn each query's destination, so that the
@@ -232,7 +235,7 @@ func (bc *batchConn) replay(i int, client netip.Addr, now time.Time) bool {
 		return false
 	}
 	bc.out.queue(n, bc.in, i)
-	bc.pending = append(bc.pending, queued{meta: meta, rcode: meta.rcode, client: client})
+	bc.pending = append(bc.pending, queued{meta: meta, rcode: int(meta.rcode), client: client})
 	return true
 }
 
@@ -265,8 +268,8 @@ func (bc *batchConn) flush(start time.Time) {
 		for _, p := range bc.pending {
 			switch {
 			case p.meta != nil:
-				bc.scratch = p.meta.q
-				bc.scratch.Client = p.client
+				bc.scratchMsg.Question[0] = dns.Question{Name: p.meta.name, Qtype: p.meta.qtype, Qclass: dns.ClassINET}
+				bc.scratch = resolver.Query{Msg: &bc.scratchMsg, Client: p.client, Proto: resolver.UDP, Trace: *p.meta.trace}
 				obs(&bc.scratch, p.rcode, d)
 			case p.q != nil:
 				obs(p.q, p.rcode, d)

@@ -2,8 +2,8 @@ package server
 
 import (
 	"encoding/binary"
-	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/havendns/haven/resolver"
@@ -59,10 +59,12 @@ func acceptUDP(wire []byte) (req, reject *dns.Msg) {
 }
 
 // fastMeta is what the fast path keeps with an answer besides its wire:
-// the query as Observe saw it the first time, to observe each replay.
+// enough of the first query to observe each replay as Observe saw it.
 type fastMeta struct {
-	q     resolver.Query
-	rcode int
+	trace *resolver.Trace // shared by the answers decided alike
+	name  string          // the question name, lower case
+	qtype uint16
+	rcode uint16
 }
 
 // keep offers wire, the answer to q written to its client, to the fast
@@ -75,15 +77,38 @@ func (h *handler) keep(k *wirecache.Key, wire []byte, q *resolver.Query, rcode i
 		(rcode != dns.RcodeSuccess && rcode != dns.RcodeNameError) {
 		return
 	}
-	m := fastMeta{q: *q, rcode: rcode}
-	qq := q.Msg.Question[0]
-	// The replays' query: the name as the chain saw it, and no more of the
-	// request than Observe reads.
-	m.q.Msg = &dns.Msg{Question: []dns.Question{{Name: strings.ToLower(qq.Name), Qtype: qq.Qtype, Qclass: qq.Qclass}}}
-	m.q.Client = netip.Addr{}
-	m.q.Trace.Upstream = ""
-	if m.q.Trace.Cache == resolver.CacheMiss {
-		m.q.Trace.Cache = resolver.CacheHit
+	// A replay comes from no upstream, out of a cache.
+	t.Upstream, t.Valid = "", 0
+	if t.Cache == resolver.CacheMiss {
+		t.Cache = resolver.CacheHit
 	}
-	h.fast.Store(k, wire, m, now, t.Valid)
+	qq := q.Msg.Question[0]
+	m := fastMeta{trace: h.traces.intern(t), name: strings.ToLower(qq.Name), qtype: qq.Qtype, rcode: uint16(rcode)}
+	h.fast.Store(k, wire, m, now, q.Trace.Valid)
+}
+
+// traces interns the traces the fast path keeps: most answers of a
+// profile share one (allowed, same device and profile, a cache hit).
+type traces struct {
+	mu sync.Mutex
+	m  map[resolver.Trace]*resolver.Trace
+}
+
+// maxTraces bounds the interning table; blocked answers name their rule,
+// so their traces are many. Past it the table starts afresh (entries keep
+// theirs).
+const maxTraces = 4096
+
+func (ts *traces) intern(t resolver.Trace) *resolver.Trace {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if p, ok := ts.m[t]; ok {
+		return p
+	}
+	if ts.m == nil || len(ts.m) >= maxTraces {
+		ts.m = make(map[resolver.Trace]*resolver.Trace)
+	}
+	p := &t
+	ts.m[t] = p
+	return p
 }

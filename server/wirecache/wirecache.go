@@ -37,23 +37,28 @@ type Cache[M any] struct {
 	seed  maphash.Seed
 	slots []atomic.Pointer[entry[M]]
 	mask  uint64
+	epoch time.Time // entries' times are offsets from it: 8 bytes, not 24
 }
 
 // entry is one stored answer with what is needed to replay it.
+// There may be 100,000 of them: each field counts.
 type entry[M any] struct {
 	hash    uint64
 	subject string
 	version uint64
-	name    []byte
+	// buf is the answer as first sent, then the key's name.
+	buf     []byte
+	wireLen uint16
 	qtype   uint16
 	flags   uint16
-
-	wire    []byte   // the answer as first sent
-	ttls    []uint16 // offsets of every TTL field in wire (OPT excluded)
-	stored  time.Time
-	expires time.Time
+	ttls    []uint16 // offsets of every TTL field in the answer (OPT excluded)
+	stored  time.Duration
+	expires time.Duration
 	meta    M
 }
+
+func (e *entry[M]) wire() []byte { return e.buf[:e.wireLen] }
+func (e *entry[M]) name() []byte { return e.buf[e.wireLen:] }
 
 // New returns a cache of about size answers (at least 2, rounded up to a
 // power of two).
@@ -62,7 +67,8 @@ func New[M any](size int) *Cache[M] {
 	for n < size && n < 1<<30 {
 		n <<= 1
 	}
-	return &Cache[M]{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[entry[M]], n), mask: uint64(n - 1)}
+	return &Cache[M]{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[entry[M]], n), mask: uint64(n - 1),
+		epoch: time.Now()}
 }
 
 // Len returns the number of slots.
@@ -77,7 +83,7 @@ func (c *Cache[M]) hash(k *Key) uint64 {
 
 func (e *entry[M]) is(h uint64, k *Key) bool {
 	return e.hash == h && e.version == k.Version && e.qtype == k.Type && e.flags == k.Flags &&
-		e.subject == k.Subject && string(e.name) == string(k.Name)
+		e.subject == k.Subject && string(e.name()) == string(k.Name)
 }
 
 // Answer writes the stored answer for k into dst, with id as its ID,
@@ -88,18 +94,19 @@ func (e *entry[M]) is(h uint64, k *Key) bool {
 func (c *Cache[M]) Answer(dst []byte, k *Key, id uint16, asked []byte, now time.Time, max int) (n int, meta *M, ok bool) {
 	h := c.hash(k)
 	i := h & c.mask &^ 1
+	t := now.Sub(c.epoch)
 	for j := range uint64(2) {
 		e := c.slots[i+j].Load()
 		if e == nil || !e.is(h, k) {
 			continue
 		}
-		if !now.Before(e.expires) || len(e.wire) > max || len(e.wire) > len(dst) {
+		if t >= e.expires || int(e.wireLen) > max || int(e.wireLen) > len(dst) {
 			return 0, nil, false
 		}
-		n = copy(dst, e.wire)
+		n = copy(dst, e.wire())
 		dst[0], dst[1] = byte(id>>8), byte(id)
 		copy(dst[headerLen:], asked)
-		if age := uint32(now.Sub(e.stored) / time.Second); age > 0 {
+		if age := uint32((t - e.stored) / time.Second); t > e.stored && age > 0 {
 			for _, off := range e.ttls {
 				t := uint32(dst[off])<<24 | uint32(dst[off+1])<<16 | uint32(dst[off+2])<<8 | uint32(dst[off+3])
 				t -= age // never below 1: the entry expires first
@@ -128,32 +135,32 @@ func (c *Cache[M]) Store(k *Key, wire []byte, meta M, now time.Time, valid time.
 	buf := make([]byte, len(wire)+len(k.Name))
 	copy(buf, wire)
 	copy(buf[len(wire):], k.Name)
+	t := now.Sub(c.epoch)
 	e := &entry[M]{
 		hash: h, subject: k.Subject, version: k.Version,
-		name: buf[len(wire):], qtype: k.Type, flags: k.Flags,
-		wire: buf[:len(wire):len(wire)], ttls: ttls,
-		stored: now, expires: now.Add(life), meta: meta,
+		buf: buf, wireLen: uint16(len(wire)), qtype: k.Type, flags: k.Flags, ttls: ttls,
+		stored: t, expires: t + life, meta: meta,
 	}
 	i := h & c.mask &^ 1
-	c.slots[i+c.victim(i, h, k, now)].Store(e)
+	c.slots[i+c.victim(i, h, k, t)].Store(e)
 	return true
 }
 
 // victim picks which slot of the pair at i takes a new entry for k: the
 // one holding k already, else an empty or expired one, else the one that
 // expires first.
-func (c *Cache[M]) victim(i, h uint64, k *Key, now time.Time) uint64 {
+func (c *Cache[M]) victim(i, h uint64, k *Key, now time.Duration) uint64 {
 	a, b := c.slots[i].Load(), c.slots[i+1].Load()
 	switch {
 	case a == nil || a.is(h, k):
 		return 0
 	case b == nil || b.is(h, k):
 		return 1
-	case !now.Before(a.expires):
+	case now >= a.expires:
 		return 0
-	case !now.Before(b.expires):
+	case now >= b.expires:
 		return 1
-	case b.expires.Before(a.expires):
+	case b.expires < a.expires:
 		return 1
 	}
 	return 0
