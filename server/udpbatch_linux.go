@@ -31,14 +31,34 @@ const batchSupported = true
 // A reader takes up to udpBatch queries with one recvmmsg and answers in
 // its own goroutine, without waiting, what can be answered without
 // waiting: replays from the fast path (wirecache), refusals, rejections;
-// it writes those answers with one sendmmsg. Every other query gets a
-// goroutine of its own, as with miekg/dns, which runs the chain and writes
-// its answer alone; the in-flight caps bound those goroutines. So a reader
-// never waits on an upstream, and a cached answer costs no goroutine, no
-// unpacking and, with the fast path, no allocation.
+// it writes those answers with one sendmmsg. Every other query goes to a
+// worker goroutine of its own (an idle one, or a new one), as with
+// miekg/dns, which runs the chain and writes its answer alone; the
+// in-flight caps bound the workers busy at once. So a reader never waits
+// on an upstream, and a cached answer costs no goroutine, no unpacking
+// and, with the fast path, no allocation.
 type udpBatchServer struct {
 	conns []*batchConn
-	wg    sync.WaitGroup // readers and the queries they handed off
+	wg    sync.WaitGroup // readers and workers
+	// work hands a query to an idle worker. Workers outlive their query
+	// (for workerIdle) so that their stacks, grown by the chain, are
+	// reused: a goroutine per query spent a tenth of the miss path's CPU
+	// growing its stack. Unbuffered: a query never waits behind another.
+	work chan slowJob
+	stop chan struct{} // ends the idle workers
+}
+
+// workerIdle is how long a worker waits for its next query before ending.
+const workerIdle = 10 * time.Second
+
+// slowJob is a query handed off to be answered through the chain.
+type slowJob struct {
+	bc         *batchConn
+	req        *dns.Msg
+	ap         netip.AddrPort
+	oob        []byte
+	k          *wirecache.Key
+	start, now time.Time
 }
 
 // batchConn is one socket of a udpBatchServer and its reader's state.
@@ -70,7 +90,7 @@ type queued struct {
 
 // startUDPBatch serves conns, which share one address.
 func startUDPBatch(h *handler, conns []*net.UDPConn) (*udpBatchServer, error) {
-	s := &udpBatchServer{}
+	s := &udpBatchServer{work: make(chan slowJob), stop: make(chan struct{})}
 	size := int(h.opt.UDPSize) // as miekg/dns reads
 	for _, c := range conns {
 		rc, err := c.SyscallConn()
@@ -111,6 +131,7 @@ func (s *udpBatchServer) shutdown(ctx context.Context) error {
 		// for the answers still to come.
 		_ = bc.c.SetReadDeadline(time.Unix(1, 0))
 	}
+	close(s.stop)
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	var err error
@@ -207,8 +228,36 @@ func (bc *batchConn) one(i int, start, now time.Time) {
 		oob = make([]byte, udpOOBSize())
 		oob = oob[:answerControl(oob, c)]
 	}
-	bc.s.wg.Add(1)
-	go bc.alone(req, ap, oob, k, start, now)
+	bc.s.dispatch(slowJob{bc: bc, req: req, ap: ap, oob: oob, k: k, start: start, now: now})
+}
+
+// dispatch gives j to an idle worker, or to a new one.
+func (s *udpBatchServer) dispatch(j slowJob) {
+	select {
+	case s.work <- j:
+	default:
+		s.wg.Add(1)
+		go s.worker(j)
+	}
+}
+
+// worker answers j, then the queries it is handed, until it has been idle
+// for workerIdle or the server stops.
+func (s *udpBatchServer) worker(j slowJob) {
+	defer s.wg.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		j.bc.alone(j.req, j.ap, j.oob, j.k, j.start, j.now)
+		idle.Reset(workerIdle)
+		select {
+		case j = <-s.work:
+		case <-idle.C:
+			return
+		case <-s.stop:
+			return
+		}
+	}
 }
 
 // accept checks datagram i as miekg/dns would, queueing the answer to a
@@ -280,10 +329,9 @@ func (bc *batchConn) flush(start time.Time) {
 	bc.pending = bc.pending[:0]
 }
 
-// alone answers one query through the chain in its own goroutine, writes
-// the answer, and keeps it for the fast path when k is set.
+// alone answers one query through the chain in a worker, writes the
+// answer, and keeps it for the fast path when k is set.
 func (bc *batchConn) alone(req *dns.Msg, ap netip.AddrPort, oob []byte, k *wirecache.Key, start, now time.Time) {
-	defer bc.s.wg.Done()
 	h := bc.h
 	client := ap.Addr().Unmap()
 	q := &resolver.Query{Msg: req, Client: client, Proto: resolver.UDP}

@@ -31,8 +31,9 @@ type Key struct {
 	Flags uint16
 }
 
-// Cache is a fixed-size, two-way set-associative table of answers. Readers
-// take no lock: entries are immutable once stored and swapped in whole.
+// Cache is a fixed-size, four-way set-associative table of answers.
+// Readers take no lock: entries are immutable once stored and swapped in
+// whole. The four slots of a set share a cache line.
 type Cache[M any] struct {
 	seed  maphash.Seed
 	slots []atomic.Pointer[entry[M]]
@@ -60,10 +61,14 @@ type entry[M any] struct {
 func (e *entry[M]) wire() []byte { return e.buf[:e.wireLen] }
 func (e *entry[M]) name() []byte { return e.buf[e.wireLen:] }
 
-// New returns a cache of about size answers (at least 2, rounded up to a
-// power of two).
+// ways is the number of slots a key may take.
+const ways = 4
+
+// New returns a cache of about size answers (at least 4, rounded up to a
+// power of two). With as many slots as answers in use a few in ten of
+// them find their set full; with twice as many, about one in a hundred.
 func New[M any](size int) *Cache[M] {
-	n := 2
+	n := ways
 	for n < size && n < 1<<30 {
 		n <<= 1
 	}
@@ -93,9 +98,9 @@ func (e *entry[M]) is(h uint64, k *Key) bool {
 // answer is longer than max or dst.
 func (c *Cache[M]) Answer(dst []byte, k *Key, id uint16, asked []byte, now time.Time, max int) (n int, meta *M, ok bool) {
 	h := c.hash(k)
-	i := h & c.mask &^ 1
+	i := h & c.mask &^ (ways - 1)
 	t := now.Sub(c.epoch)
-	for j := range uint64(2) {
+	for j := range uint64(ways) {
 		e := c.slots[i+j].Load()
 		if e == nil || !e.is(h, k) {
 			continue
@@ -141,27 +146,26 @@ func (c *Cache[M]) Store(k *Key, wire []byte, meta M, now time.Time, valid time.
 		buf: buf, wireLen: uint16(len(wire)), qtype: k.Type, flags: k.Flags, ttls: ttls,
 		stored: t, expires: t + life, meta: meta,
 	}
-	i := h & c.mask &^ 1
+	i := h & c.mask &^ (ways - 1)
 	c.slots[i+c.victim(i, h, k, t)].Store(e)
 	return true
 }
 
-// victim picks which slot of the pair at i takes a new entry for k: the
+// victim picks which slot of the set at i takes a new entry for k: the
 // one holding k already, else an empty or expired one, else the one that
 // expires first.
 func (c *Cache[M]) victim(i, h uint64, k *Key, now time.Duration) uint64 {
-	a, b := c.slots[i].Load(), c.slots[i+1].Load()
-	switch {
-	case a == nil || a.is(h, k):
-		return 0
-	case b == nil || b.is(h, k):
-		return 1
-	case now >= a.expires:
-		return 0
-	case now >= b.expires:
-		return 1
-	case b.expires < a.expires:
-		return 1
+	best, bestExp := uint64(0), time.Duration(1<<63-1)
+	for j := range uint64(ways) {
+		e := c.slots[i+j].Load()
+		switch {
+		case e == nil || e.is(h, k):
+			return j
+		case now >= e.expires:
+			best, bestExp = j, -1<<63
+		case e.expires < bestExp:
+			best, bestExp = j, e.expires
+		}
 	}
-	return 0
+	return best
 }

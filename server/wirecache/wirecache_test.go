@@ -151,24 +151,36 @@ func TestNotStored(t *testing.T) {
 	}
 }
 
-func TestTwoWays(t *testing.T) {
-	// A table of two slots holds two names; a third evicts the one that
+func TestFourWays(t *testing.T) {
+	// A table of four slots holds four names; a fifth evicts the one that
 	// expires first.
-	c := New[int](2)
-	a, b, d := key(t, "s", 1, "a.example."), key(t, "s", 1, "b.example."), key(t, "s", 1, "d.example.")
-	c.Store(a, answer(t, "a.example.", 100), 0, t0, 0)
-	c.Store(b, answer(t, "b.example.", 50), 0, t0, 0)
+	c := New[int](4)
+	if c.Len() != 4 {
+		t.Fatalf("%d slots", c.Len())
+	}
+	names := []string{"a.example.", "b.example.", "c.example.", "d.example."}
+	var keys []*Key
+	for i, n := range names {
+		k := key(t, "s", 1, n)
+		keys = append(keys, k)
+		ttl := uint32(100)
+		if i == 1 {
+			ttl = 50
+		}
+		c.Store(k, answer(t, n, ttl), 0, t0, 0)
+	}
 	dst := make([]byte, 1232)
-	for _, k := range []*Key{a, b} {
+	for _, k := range keys {
 		if _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); !ok {
 			t.Fatalf("%s missed", k.Name)
 		}
 	}
-	c.Store(d, answer(t, "d.example.", 100), 0, t0, 0)
-	if _, _, ok := c.Answer(dst, b, 1, b.Name, t0, 1232); ok {
+	e := key(t, "s", 1, "e.example.")
+	c.Store(e, answer(t, "e.example.", 100), 0, t0, 0)
+	if _, _, ok := c.Answer(dst, keys[1], 1, keys[1].Name, t0, 1232); ok {
 		t.Error("the entry expiring first was kept")
 	}
-	for _, k := range []*Key{a, d} {
+	for _, k := range []*Key{keys[0], keys[2], keys[3], e} {
 		if _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); !ok {
 			t.Errorf("%s missed", k.Name)
 		}
