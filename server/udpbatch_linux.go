@@ -76,13 +76,14 @@ type batchConn struct {
 	// A replayed answer's query, as Observe sees it.
 	scratch    resolver.Query
 	scratchMsg dns.Msg
-	bufs    sync.Pool      // *[]byte for the answers of handed-off queries
+	bufs       sync.Pool // *[]byte for the answers of handed-off queries
 }
 
 // queued is an answer in a reader's out batch: what to observe once it is
 // written.
 type queued struct {
 	meta   *fastMeta       // a replayed answer
+	name   string          // its question name
 	q      *resolver.Query // a refusal; nil with meta nil: not observed
 	rcode  int
 	client netip.Addr
@@ -279,12 +280,12 @@ func (bc *batchConn) replay(i int, client netip.Addr, now time.Time) bool {
 	}
 	k.Name, k.Type, k.Flags = f.lowerName(), f.qtype, f.flags
 	limit := limitForAmplification(client, min(f.size, int(h.opt.UDPSize)))
-	n, meta, ok := h.fast.Answer(bc.out.next(), k, f.id, f.asked, now, limit)
+	n, name, meta, ok := h.fast.Answer(bc.out.next(), k, f.id, f.asked, now, limit)
 	if !ok {
 		return false
 	}
 	bc.out.queue(n, bc.in, i)
-	bc.pending = append(bc.pending, queued{meta: meta, rcode: int(meta.rcode), client: client})
+	bc.pending = append(bc.pending, queued{meta: meta, name: name, rcode: int(meta.rcode), client: client})
 	return true
 }
 
@@ -317,7 +318,7 @@ func (bc *batchConn) flush(start time.Time) {
 		for _, p := range bc.pending {
 			switch {
 			case p.meta != nil:
-				bc.scratchMsg.Question[0] = dns.Question{Name: p.meta.name, Qtype: p.meta.qtype, Qclass: dns.ClassINET}
+				bc.scratchMsg.Question[0] = dns.Question{Name: p.name, Qtype: p.meta.qtype, Qclass: dns.ClassINET}
 				bc.scratch = resolver.Query{Msg: &bc.scratchMsg, Client: p.client, Proto: resolver.UDP, Trace: *p.meta.trace}
 				obs(&bc.scratch, p.rcode, d)
 			case p.q != nil:

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/binary"
-	"strings"
 	"sync"
 	"time"
 
@@ -62,7 +61,6 @@ func acceptUDP(wire []byte) (req, reject *dns.Msg) {
 // enough of the first query to observe each replay as Observe saw it.
 type fastMeta struct {
 	trace *resolver.Trace // shared by the answers decided alike
-	name  string          // the question name, lower case
 	qtype uint16
 	rcode uint16
 }
@@ -82,8 +80,7 @@ func (h *handler) keep(k *wirecache.Key, wire []byte, q *resolver.Query, rcode i
 	if t.Cache == resolver.CacheMiss {
 		t.Cache = resolver.CacheHit
 	}
-	qq := q.Msg.Question[0]
-	m := fastMeta{trace: h.traces.intern(t), name: strings.ToLower(qq.Name), qtype: qq.Qtype, rcode: uint16(rcode)}
+	m := fastMeta{trace: h.traces.intern(t), qtype: q.Msg.Question[0].Qtype, rcode: uint16(rcode)}
 	h.fast.Store(k, wire, m, now, q.Trace.Valid)
 }
 

@@ -78,3 +78,55 @@ func skipName(w []byte, p int) (int, bool) {
 	}
 	return 0, false
 }
+
+// presentation returns the wire-format name w as text ("www.example.com."),
+// for names of lower-case letters, digits, '-' and '_' only: nothing needs
+// escaping, so the text is as long as the wire form. ok is false for
+// anything else.
+func presentation(w []byte) (_ []byte, ok bool) {
+	if len(w) == 1 && w[0] == 0 {
+		return []byte{'.'}, true
+	}
+	out := make([]byte, 0, len(w))
+	for p := 0; p < len(w); {
+		l := int(w[p])
+		if l == 0 {
+			return out, p == len(w)-1 && len(out) <= 255
+		}
+		if l > 63 || p+1+l > len(w) {
+			return nil, false
+		}
+		for _, c := range w[p+1 : p+1+l] {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return nil, false
+			}
+		}
+		out = append(append(out, w[p+1:p+1+l]...), '.')
+		p += 1 + l
+	}
+	return nil, false
+}
+
+// sameName reports whether the wire-format name w is the name s in
+// presentation form, as presentation wrote it.
+func sameName(w []byte, s string) bool {
+	if len(w) == 1 && w[0] == 0 {
+		return s == "."
+	}
+	if len(w) != len(s)+1 {
+		return false
+	}
+	p := 0
+	for i := 0; i < len(w); {
+		l := int(w[i])
+		if l == 0 {
+			return i == len(w)-1 && p == len(s)
+		}
+		if i+1+l > len(w) || p+l >= len(s) || string(w[i+1:i+1+l]) != s[p:p+l] || s[p+l] != '.' {
+			return false
+		}
+		i += 1 + l
+		p += l + 1
+	}
+	return false
+}

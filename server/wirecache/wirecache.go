@@ -16,6 +16,7 @@ import (
 	"hash/maphash"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Key is what an answer depends on besides the wire it replays.
@@ -41,25 +42,33 @@ type Cache[M any] struct {
 	epoch time.Time // entries' times are offsets from it: 8 bytes, not 24
 }
 
-// entry is one stored answer with what is needed to replay it.
-// There may be 100,000 of them: each field counts.
+// entry is one stored answer with what is needed to replay it. There may
+// be 100,000 of them: each field counts, and everything variable shares
+// one allocation.
 type entry[M any] struct {
 	hash    uint64
 	subject string
 	version uint64
-	// buf is the answer as first sent, then the key's name.
+	// buf is the answer as first sent, then the question name in
+	// presentation form (lower case, for Answer's caller), then the offset
+	// of every TTL field in the answer (OPT excluded), two bytes each.
 	buf     []byte
 	wireLen uint16
+	nameLen uint8
 	qtype   uint16
 	flags   uint16
-	ttls    []uint16 // offsets of every TTL field in the answer (OPT excluded)
 	stored  time.Duration
 	expires time.Duration
 	meta    M
 }
 
 func (e *entry[M]) wire() []byte { return e.buf[:e.wireLen] }
-func (e *entry[M]) name() []byte { return e.buf[e.wireLen:] }
+
+func (e *entry[M]) name() string {
+	return unsafe.String(&e.buf[e.wireLen], int(e.nameLen))
+}
+
+func (e *entry[M]) ttls() []byte { return e.buf[int(e.wireLen)+int(e.nameLen):] }
 
 // ways is the number of slots a key may take.
 const ways = 4
@@ -88,15 +97,16 @@ func (c *Cache[M]) hash(k *Key) uint64 {
 
 func (e *entry[M]) is(h uint64, k *Key) bool {
 	return e.hash == h && e.version == k.Version && e.qtype == k.Type && e.flags == k.Flags &&
-		e.subject == k.Subject && string(e.name()) == string(k.Name)
+		e.subject == k.Subject && sameName(k.Name, e.name())
 }
 
 // Answer writes the stored answer for k into dst, with id as its ID,
 // asked (the question name as the client wrote it, the same name as
-// k.Name but for case) as its question name, and its TTLs aged to now. It
-// reports false, writing nothing, when there is no fresh entry or the
-// answer is longer than max or dst.
-func (c *Cache[M]) Answer(dst []byte, k *Key, id uint16, asked []byte, now time.Time, max int) (n int, meta *M, ok bool) {
+// k.Name but for case) as its question name, and its TTLs aged to now,
+// and returns its length, the name in presentation form and the meta
+// stored with it. It reports false, writing nothing, when there is no
+// fresh entry or the answer is longer than max or dst.
+func (c *Cache[M]) Answer(dst []byte, k *Key, id uint16, asked []byte, now time.Time, max int) (n int, name string, meta *M, ok bool) {
 	h := c.hash(k)
 	i := h & c.mask &^ (ways - 1)
 	t := now.Sub(c.epoch)
@@ -106,30 +116,37 @@ func (c *Cache[M]) Answer(dst []byte, k *Key, id uint16, asked []byte, now time.
 			continue
 		}
 		if t >= e.expires || int(e.wireLen) > max || int(e.wireLen) > len(dst) {
-			return 0, nil, false
+			return 0, "", nil, false
 		}
 		n = copy(dst, e.wire())
 		dst[0], dst[1] = byte(id>>8), byte(id)
 		copy(dst[headerLen:], asked)
 		if age := uint32((t - e.stored) / time.Second); t > e.stored && age > 0 {
-			for _, off := range e.ttls {
+			offs := e.ttls()
+			for i := 0; i+1 < len(offs); i += 2 {
+				off := int(offs[i])<<8 | int(offs[i+1])
 				t := uint32(dst[off])<<24 | uint32(dst[off+1])<<16 | uint32(dst[off+2])<<8 | uint32(dst[off+3])
 				t -= age // never below 1: the entry expires first
 				dst[off], dst[off+1], dst[off+2], dst[off+3] = byte(t>>24), byte(t>>16), byte(t>>8), byte(t)
 			}
 		}
-		return n, &e.meta, true
+		return n, e.name(), &e.meta, true
 	}
-	return 0, nil, false
+	return 0, "", nil, false
 }
 
 // Store keeps wire, an answer sent at now to a query for k, with meta, for
 // at most valid (0 = as long as its TTLs allow). It keeps nothing, and
 // reports false, for an answer that cannot be replayed safely: truncated,
-// malformed, without records, or with a zero TTL.
+// malformed, without records, or with a zero TTL; and for a name with
+// other characters than lower-case letters, digits, '-' and '_'.
 func (c *Cache[M]) Store(k *Key, wire []byte, meta M, now time.Time, valid time.Duration) bool {
 	ttls, minTTL, ok := ttlOffsets(wire, len(k.Name))
 	if !ok || minTTL == 0 {
+		return false
+	}
+	name, ok := presentation(k.Name)
+	if !ok {
 		return false
 	}
 	life := time.Duration(minTTL) * time.Second
@@ -137,13 +154,16 @@ func (c *Cache[M]) Store(k *Key, wire []byte, meta M, now time.Time, valid time.
 		life = valid
 	}
 	h := c.hash(k)
-	buf := make([]byte, len(wire)+len(k.Name))
-	copy(buf, wire)
-	copy(buf[len(wire):], k.Name)
+	buf := make([]byte, 0, len(wire)+len(name)+2*len(ttls))
+	buf = append(buf, wire...)
+	buf = append(buf, name...)
+	for _, off := range ttls {
+		buf = append(buf, byte(off>>8), byte(off))
+	}
 	t := now.Sub(c.epoch)
 	e := &entry[M]{
 		hash: h, subject: k.Subject, version: k.Version,
-		buf: buf, wireLen: uint16(len(wire)), qtype: k.Type, flags: k.Flags, ttls: ttls,
+		buf: buf, wireLen: uint16(len(wire)), nameLen: uint8(len(name)), qtype: k.Type, flags: k.Flags,
 		stored: t, expires: t + life, meta: meta,
 	}
 	i := h & c.mask &^ (ways - 1)

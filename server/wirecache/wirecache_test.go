@@ -57,9 +57,9 @@ func TestReplay(t *testing.T) {
 	}
 	asked := wireName(t, "WwW.ExAmple.COM.")
 	dst := make([]byte, 1232)
-	n, meta, ok := c.Answer(dst, k, 0xbeef, asked, t0.Add(3500*time.Millisecond), 1232)
-	if !ok || *meta != "meta" {
-		t.Fatalf("no replay: ok %v", ok)
+	n, name, meta, ok := c.Answer(dst, k, 0xbeef, asked, t0.Add(3500*time.Millisecond), 1232)
+	if !ok || *meta != "meta" || name != "www.example.com." {
+		t.Fatalf("no replay: ok %v, name %q", ok, name)
 	}
 	m := new(dns.Msg)
 	if err := m.Unpack(dst[:n]); err != nil {
@@ -101,11 +101,11 @@ func TestMisses(t *testing.T) {
 			c := New[int](64)
 			c.Store(stored, wire, 1, t0, 0)
 			dst := make([]byte, 1232)
-			if _, _, ok := c.Answer(dst, tc.k, 1, tc.k.Name, t0.Add(tc.at), tc.max); ok {
+			if _, _, _, ok := c.Answer(dst, tc.k, 1, tc.k.Name, t0.Add(tc.at), tc.max); ok {
 				t.Error("replayed")
 			}
 			// The stored key itself still hits just before expiry.
-			if _, _, ok := c.Answer(dst, stored, 1, stored.Name, t0.Add(59*time.Second), 1232); !ok {
+			if _, _, _, ok := c.Answer(dst, stored, 1, stored.Name, t0.Add(59*time.Second), 1232); !ok {
 				t.Error("stored key missed")
 			}
 		})
@@ -117,10 +117,10 @@ func TestValidCapsLife(t *testing.T) {
 	k := key(t, "kids", 1, "example.com.")
 	c.Store(k, answer(t, "example.com.", 3600), 0, t0, 10*time.Second)
 	dst := make([]byte, 1232)
-	if _, _, ok := c.Answer(dst, k, 1, k.Name, t0.Add(9999*time.Millisecond), 1232); !ok {
+	if _, _, _, ok := c.Answer(dst, k, 1, k.Name, t0.Add(9999*time.Millisecond), 1232); !ok {
 		t.Error("missed within Valid")
 	}
-	if _, _, ok := c.Answer(dst, k, 1, k.Name, t0.Add(10*time.Second), 1232); ok {
+	if _, _, _, ok := c.Answer(dst, k, 1, k.Name, t0.Add(10*time.Second), 1232); ok {
 		t.Error("replayed at the end of Valid (a schedule boundary)")
 	}
 }
@@ -151,6 +151,26 @@ func TestNotStored(t *testing.T) {
 	}
 }
 
+func TestNames(t *testing.T) {
+	for _, n := range []string{".", "com.", "www.example.com.", "_dmarc.x-1.example."} {
+		w := wireName(t, n)
+		p, ok := presentation(w)
+		if !ok || string(p) != n || !sameName(w, n) {
+			t.Errorf("%q: presentation %q %v, sameName %v", n, p, ok, sameName(w, n))
+		}
+	}
+	for _, n := range []string{`a\.b.example.`, "UPPER.example.", `sp\032ace.example.`} {
+		if _, ok := presentation(wireName(t, n)); ok {
+			t.Errorf("%q: taken", n)
+		}
+	}
+	for _, pair := range [][2]string{{"www.example.com.", "www.example.co."}, {"a.b.", "ab."}, {"a.b.", "a.b.c."}, {".", "a."}} {
+		if sameName(wireName(t, pair[0]), pair[1]) {
+			t.Errorf("%q and %q the same", pair[0], pair[1])
+		}
+	}
+}
+
 func TestFourWays(t *testing.T) {
 	// A table of four slots holds four names; a fifth evicts the one that
 	// expires first.
@@ -171,17 +191,17 @@ func TestFourWays(t *testing.T) {
 	}
 	dst := make([]byte, 1232)
 	for _, k := range keys {
-		if _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); !ok {
+		if _, _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); !ok {
 			t.Fatalf("%s missed", k.Name)
 		}
 	}
 	e := key(t, "s", 1, "e.example.")
 	c.Store(e, answer(t, "e.example.", 100), 0, t0, 0)
-	if _, _, ok := c.Answer(dst, keys[1], 1, keys[1].Name, t0, 1232); ok {
+	if _, _, _, ok := c.Answer(dst, keys[1], 1, keys[1].Name, t0, 1232); ok {
 		t.Error("the entry expiring first was kept")
 	}
 	for _, k := range []*Key{keys[0], keys[2], keys[3], e} {
-		if _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); !ok {
+		if _, _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); !ok {
 			t.Errorf("%s missed", k.Name)
 		}
 	}
@@ -206,7 +226,7 @@ func BenchmarkAnswer(b *testing.B) {
 	at := t0.Add(2 * time.Second)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, ok := c.Answer(dst, k, 1, k.Name, at, 1232); !ok {
+		if _, _, _, ok := c.Answer(dst, k, 1, k.Name, at, 1232); !ok {
 			b.Fatal("miss")
 		}
 	}
