@@ -8,7 +8,7 @@ import (
 
 // Devices and apps ask the same names again and again (a page load asks a
 // dozen names twice, a busy client the same few thousand names many times
-// a second), and every row costs the writer about 5 µs of SQLite work. So
+// a second), and every row costs the writer CPU time and the file space. So
 // the writer collapses repeats: entries that are the same in everything
 // but Time and Latency, close together in time and in the same batch,
 // become one row with a count. The row's time is the earliest of its

@@ -11,18 +11,11 @@ import (
 // cache, upstream) hold ids into the strings table, which holds each
 // distinct value once. An id costs the writer a map lookup where a string
 // cost a C copy to bind, and makes rows and index entries a fraction of the
-// size. Readers turn ids back into text in SQL, with the helpers below.
+// size. Readers turn ids back into text with a copy of the table (names.go).
 //
 // Values come from the configuration (devices, profiles, upstreams,
 // blocklist categories) and a handful of constants, so the table stays
 // small; a value nobody uses any more keeps its row, which costs nothing.
-
-// strID is the SQL expression for the id of the string bound to the next
-// parameter: NULL, which equals nothing, when the string was never logged.
-const strID = `(SELECT id FROM strings WHERE s = ?)`
-
-// strOf is the SQL expression for the text of the id in col.
-func strOf(col string) string { return `(SELECT s FROM strings WHERE id = ` + col + `)` }
 
 // maxDictCache bounds the writer's cache of ids. Only a caller logging
 // unbounded values (say, client addresses as device names) could reach it;

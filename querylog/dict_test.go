@@ -14,8 +14,7 @@ import (
 func TestDictForgetsFailedWrite(t *testing.T) {
 	l := openTest(t, Options{minBackoff: time.Millisecond, maxBackoff: time.Millisecond})
 	ctx := context.Background()
-	if _, err := l.wdb.ExecContext(ctx, `CREATE TRIGGER boom BEFORE INSERT ON queries
-		WHEN NEW.rule = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END`); err != nil {
+	if _, err := l.wdb.ExecContext(ctx, boomTrigger); err != nil {
 		t.Fatal(err)
 	}
 	l.Add(Entry{Time: t0, Device: "ghost", Category: "spooky", Rule: "boom"})
@@ -70,7 +69,8 @@ func TestMigrateV1(t *testing.T) {
 	if err := old.rdb.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != len(migrations()) {
 		t.Fatalf("user_version = %d, %v; want %d", v, err, len(migrations()))
 	}
-	fresh := openTest(t, Options{})
+	// One batch, one segment: row ids as the migration's.
+	fresh := openTest(t, Options{FlushEvery: time.Hour})
 	addAll(t, fresh, es...)
 
 	for _, f := range []Filter{{}, {Device: "tablet"}, {Profile: "adults"}, {Decision: "blocked"},

@@ -5,47 +5,29 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/bits"
-	"strings"
+	"math"
 )
 
-// insertSizes is how many multi-row INSERT statements are prepared: one
-// for each power of two up to maxInsertRows rows.
-const (
-	insertSizes   = 8
-	maxInsertRows = 1 << (insertSizes - 1)
-	insertCols    = 15
-)
+// insertSegmentSQL writes one segment. OR ROLLBACK: a failed batch is
+// dropped whole, so no statement journal is needed to undo half a
+// statement.
+const insertSegmentSQL = `INSERT OR ROLLBACK INTO segments (time_min, time_max, rows, queries, summary, data)
+	VALUES (?, ?, ?, ?, ?, ?)`
 
-// inserter writes a batch as a few multi-row INSERT statements: the driver
-// and SQLite do their per-statement work (the call through database/sql,
-// the driver's cancellation watcher, starting and halting the VM) once per
-// up to 128 rows instead of once per row, which was about half of the
-// writer's cost. A batch of n rows takes the largest prepared size that
-// fits, then the next, so at most n/128 + 7 statements and only eight are
-// ever prepared.
+// inserter writes a batch as one segment: its rows encoded into one blob
+// (segment.go) with a summary (summary.go), one INSERT per batch. Only the
+// writer goroutine uses it.
 type inserter struct {
-	stmts [insertSizes]*sql.Stmt // stmts[k] inserts 1<<k rows
-	args  []any                  // reused by every statement
-	dict  *dict
-}
-
-// insertSQL is the INSERT of n rows.
-func insertSQL(n int) string {
-	var b strings.Builder
-	// OR ROLLBACK: a statement that may abort half-way needs a statement
-	// journal to undo its own rows, and for a multi-row INSERT SQLite writes
-	// one (a copy of every page it touches). A failed batch is dropped
-	// whole, so rolling back the transaction is what the writer does anyway.
-	b.WriteString(`INSERT OR ROLLBACK INTO queries (time, client, device, profile, name, qtype,
-	proto, decision, category, rule, cache, upstream, rcode, latency_us, count) VALUES `)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-	}
-	return b.String()
+	stmt *sql.Stmt
+	dict *dict
+	enc  *segEncoder
+	sum  *summarizer
+	addr []byte // scratch for a client's binary form
+	// The last string and id of each dictionary column: consecutive rows
+	// mostly share them, and comparing a string to itself is cheaper than
+	// a map lookup.
+	lastStr [numDictCols]string
+	lastID  [numDictCols]int64
 }
 
 func newInserter(db *sql.DB) (*inserter, error) {
@@ -53,31 +35,32 @@ func newInserter(db *sql.DB) (*inserter, error) {
 	if err != nil {
 		return nil, err
 	}
-	ins := &inserter{args: make([]any, 0, maxInsertRows*insertCols), dict: d}
-	for k := range ins.stmts {
-		s, err := db.Prepare(insertSQL(1 << k))
-		if err != nil {
-			ins.Close()
-			return nil, fmt.Errorf("querylog: prepare insert of %d rows: %w", 1<<k, err)
-		}
-		ins.stmts[k] = s
+	st, err := db.Prepare(insertSegmentSQL)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("querylog: prepare insert: %w", err)
 	}
+	ins := &inserter{stmt: st, dict: d, enc: newSegEncoder(), sum: newSummarizer()}
+	ins.forget()
 	return ins, nil
+}
+
+// forget drops every cached id: after a failed transaction, ids it added
+// no longer exist.
+func (ins *inserter) forget() {
+	ins.dict.reset()
+	for i := range ins.lastID {
+		ins.lastStr[i], ins.lastID[i] = "", -1
+	}
 }
 
 // Close closes the prepared statements.
 func (ins *inserter) Close() error {
-	errs := []error{ins.dict.Close()}
-	for _, s := range ins.stmts {
-		if s != nil {
-			errs = append(errs, s.Close())
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(ins.dict.Close(), ins.stmt.Close())
 }
 
 // insert writes batch's rows in one transaction. Only the writer goroutine
-// calls it: the argument slice and the dictionary cache are its own.
+// calls it: the encoder and the dictionary cache are its own.
 func (l *Log) insert(batch []row) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
@@ -87,50 +70,57 @@ func (l *Log) insert(batch []row) error {
 	}
 	if err := l.insertTx(ctx, tx, batch); err != nil {
 		tx.Rollback()
-		l.ins.dict.reset() // ids added by this transaction are gone
+		l.ins.forget()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		l.ins.dict.reset()
+		l.ins.forget()
 		return fmt.Errorf("querylog: commit: %w", err)
 	}
 	return nil
 }
 
-// insertTx inserts batch with as few statements as the prepared sizes allow.
+// insertTx encodes batch as a segment and inserts it.
 func (l *Log) insertTx(ctx context.Context, tx *sql.Tx, batch []row) error {
-	for rest := batch; len(rest) > 0; {
-		k := bits.Len(uint(min(len(rest), maxInsertRows))) - 1
-		args := l.ins.args[:0]
-		for i := range rest[:1<<k] {
-			var err error
-			if args, err = l.appendArgs(ctx, tx, args, &rest[i]); err != nil {
-				clear(args)
+	ins := l.ins
+	ins.enc.reset()
+	ins.sum.reset()
+	var queries int64
+	tmin, tmax := int64(math.MaxInt64), int64(math.MinInt64)
+	for i := range batch {
+		r := &batch[i]
+		sr := segRow{index: i, time: r.time.UnixMilli(), qtype: r.qtype,
+			rcode: int64(r.rcode), latency: r.latency.Microseconds(), count: int64(r.count)}
+		for c, s := range [numDictCols]string{r.device, r.profile, r.proto, r.decision, r.category, r.cache, r.upstream} {
+			if s == ins.lastStr[c] && ins.lastID[c] >= 0 {
+				sr.ids[c] = ins.lastID[c]
+				continue
+			}
+			id, err := ins.dict.id(ctx, tx, s)
+			if err != nil {
 				return err
 			}
+			sr.ids[c] = id
+			ins.lastStr[c], ins.lastID[c] = s, id
 		}
-		_, err := tx.StmtContext(ctx, l.ins.stmts[k]).ExecContext(ctx, args...)
-		clear(args) // hold on to no entry's strings until the next batch
-		if err != nil {
-			return fmt.Errorf("querylog: insert: %w", err)
-		}
-		rest = rest[1<<k:]
+		ins.addr = addrBytes(r.client, ins.addr)
+		ins.enc.add(&sr, r.name, ins.addr, r.rule)
+		ins.sum.add(&sr)
+		queries += sr.count
+		tmin, tmax = min(tmin, sr.time), max(tmax, sr.time)
+	}
+	// The cached strings may be slices of the batch's entries; hold on to
+	// none of them past the batch.
+	ins.lastStr = [numDictCols]string{}
+	for i := range ins.lastID {
+		ins.lastID[i] = -1
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	if _, err := tx.StmtContext(ctx, ins.stmt).ExecContext(ctx,
+		tmin, tmax, int64(len(batch)), queries, ins.sum.data(), ins.enc.data()); err != nil {
+		return fmt.Errorf("querylog: insert: %w", err)
 	}
 	return nil
-}
-
-// appendArgs appends r's column values in insertSQL's order.
-func (l *Log) appendArgs(ctx context.Context, tx *sql.Tx, args []any, r *row) ([]any, error) {
-	var ids [7]int64
-	for i, s := range [...]string{r.device, r.profile, r.proto, r.decision, r.category, r.cache, r.upstream} {
-		id, err := l.ins.dict.id(ctx, tx, s)
-		if err != nil {
-			return args, err
-		}
-		ids[i] = id
-	}
-	return append(args,
-		r.time.UnixMilli(), addrText(r.client), ids[0], ids[1],
-		r.name, int64(r.qtype), ids[2], ids[3], ids[4],
-		r.rule, ids[5], ids[6], int64(r.rcode), r.latency.Microseconds(), int64(r.count)), nil
 }

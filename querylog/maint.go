@@ -4,30 +4,75 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 )
 
-// deleteChunk bounds one DELETE statement, so that a large prune or device
-// delete shares the writer connection with the query writer in short turns
-// instead of holding it (and letting the queue overflow) for seconds.
-const deleteChunk = 5000
+// deleteSegments bounds one DELETE statement (deleteOldSQL's LIMIT), so
+// that a large prune shares the writer connection with the query writer in
+// short turns instead of holding it (and letting the queue overflow) for
+// seconds.
+const deleteSegments = 64
 
 // Prune deletes the rows older than Options.Retention and returns how many
 // queries they held. It does nothing when the log keeps rows forever.
+//
+// Segments wholly older than the cutoff are deleted, deleteSegments at a
+// time; a segment straddling it is rewritten without its old rows, so no
+// row outlives the retention.
 func (l *Log) Prune(ctx context.Context) (int64, error) {
 	if l.opt.Retention < 0 {
 		return 0, nil
 	}
 	cutoff := l.opt.Now().Add(-l.opt.Retention).UnixMilli()
-	n, err := l.deleteWhere(ctx, "time < ?", cutoff)
-	if err != nil {
-		return n, fmt.Errorf("querylog: prune: %w", err)
+	var total int64
+	for {
+		segs, queries, err := l.deleteOld(ctx, cutoff)
+		total += queries
+		if err != nil {
+			return total, fmt.Errorf("querylog: prune: %w", err)
+		}
+		if segs < deleteSegments {
+			break
+		}
 	}
-	return n, nil
+	metas, err := scanMetas(l.wdb.QueryContext(ctx, segmentsInSQL, cutoff, cutoff))
+	if err != nil {
+		return total, fmt.Errorf("querylog: prune: %w", err)
+	}
+	for _, m := range metas {
+		n, err := l.rewrite(ctx, m.id, func(r *segRow) bool { return r.time < cutoff })
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("querylog: prune: %w", err)
+		}
+	}
+	return total, nil
+}
+
+// deleteOld deletes up to deleteSegments segments wholly older than cutoff
+// and returns how many, and the queries they held.
+func (l *Log) deleteOld(ctx context.Context, cutoff int64) (segs, queries int64, err error) {
+	res, err := l.wdb.QueryContext(ctx, deleteOldSQL, cutoff)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer res.Close()
+	for res.Next() {
+		var n int64
+		if err := res.Scan(&n); err != nil {
+			return segs, queries, err
+		}
+		segs++
+		queries += n
+	}
+	return segs, queries, res.Err()
 }
 
 // DeleteDevice deletes every row of device, including those still queued
-// when it is called, and returns how many queries they held.
+// when it is called, and returns how many queries they held. It rewrites
+// the segments whose summaries name the device, one transaction each.
 func (l *Log) DeleteDevice(ctx context.Context, device string) (int64, error) {
 	if device == "" {
 		return 0, errors.New("querylog: delete device: no device named")
@@ -37,45 +82,91 @@ func (l *Log) DeleteDevice(ctx context.Context, device string) (int64, error) {
 	if err := l.Flush(ctx); err != nil && (ctx.Err() != nil || errors.Is(err, ErrClosed)) {
 		return 0, fmt.Errorf("querylog: delete device: %w", err)
 	}
-	n, err := l.deleteWhere(ctx, "device = "+strID, device)
-	if err != nil {
-		return n, fmt.Errorf("querylog: delete device %q: %w", device, err)
+	dev, ok, err := l.names.id(ctx, l.rdb, device)
+	if err != nil || !ok {
+		if err != nil {
+			err = fmt.Errorf("querylog: delete device %q: %w", device, err)
+		}
+		return 0, err
 	}
-	return n, nil
-}
-
-// deleteWhere deletes the rows matching cond in chunks of deleteChunk and
-// returns how many queries they held.
-func (l *Log) deleteWhere(ctx context.Context, cond string, arg any) (int64, error) {
-	q := `DELETE FROM queries WHERE id IN (SELECT id FROM queries WHERE ` + cond +
-		` LIMIT ` + fmt.Sprint(deleteChunk) + `) RETURNING count`
+	var ids []int64
+	var sums []sumEntry
+	for below := int64(math.MaxInt64); ; {
+		metas, err := l.segmentsBelow(ctx, below, math.MinInt64, math.MaxInt64, 1024)
+		if err != nil {
+			return 0, fmt.Errorf("querylog: delete device %q: %w", device, err)
+		}
+		if len(metas) == 0 {
+			break
+		}
+		for _, m := range metas {
+			below = m.id
+			if sums, err = decodeSummary(sums[:0], m.summary); err != nil {
+				return 0, fmt.Errorf("querylog: delete device %q: segment %d: %w", device, m.id, err)
+			}
+			if slices.ContainsFunc(sums, func(e sumEntry) bool { return e.device == dev }) {
+				ids = append(ids, m.id)
+			}
+		}
+	}
 	var total int64
-	for {
-		rows, queries, err := l.deleteSome(ctx, q, arg)
-		total += queries
-		if err != nil || rows < deleteChunk {
-			return total, err
+	for _, id := range ids {
+		n, err := l.rewrite(ctx, id, func(r *segRow) bool { return r.ids[colDevice] == dev })
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("querylog: delete device %q: %w", device, err)
 		}
 	}
+	return total, nil
 }
 
-// deleteSome runs one of deleteWhere's statements, returning the rows it
-// deleted and the queries they held.
-func (l *Log) deleteSome(ctx context.Context, q string, arg any) (rows, queries int64, err error) {
-	res, err := l.wdb.QueryContext(ctx, q, arg)
+// rewrite rewrites segment id without the rows drop selects, keeping the
+// others' indexes (and so their ids), or deletes it if none are left. It
+// returns the queries the dropped rows held.
+func (l *Log) rewrite(ctx context.Context, id int64, drop func(r *segRow) bool) (int64, error) {
+	tx, err := l.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, 0, err
+		return 0, fmt.Errorf("segment %d: begin: %w", id, err)
 	}
-	defer res.Close()
-	for res.Next() {
-		var n int64
-		if err := res.Scan(&n); err != nil {
-			return rows, queries, err
+	defer tx.Rollback()
+	var s segment
+	ok, err := l.readSegment(ctx, tx, id, &s)
+	if err != nil || !ok {
+		return 0, err
+	}
+	enc, sum := newSegEncoder(), newSummarizer()
+	enc.reset()
+	var dropped, queries, kept int64
+	tmin, tmax := int64(math.MaxInt64), int64(math.MinInt64)
+	for i := range s.rows {
+		r := &s.rows[i]
+		if drop(r) {
+			dropped += r.count
+			continue
 		}
-		rows++
-		queries += n
+		enc.add(r, string(r.name), s.table[r.client], string(s.table[r.rule]))
+		sum.add(r)
+		kept++
+		queries += r.count
+		tmin, tmax = min(tmin, r.time), max(tmax, r.time)
 	}
-	return rows, queries, res.Err()
+	switch {
+	case kept == int64(len(s.rows)):
+		return 0, nil
+	case kept == 0:
+		_, err = tx.ExecContext(ctx, `DELETE FROM segments WHERE id = ?`, id)
+	default:
+		_, err = tx.ExecContext(ctx, `UPDATE segments SET time_min = ?, time_max = ?, rows = ?,
+			queries = ?, summary = ?, data = ? WHERE id = ?`,
+			tmin, tmax, kept, queries, sum.data(), enc.data(), id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("segment %d: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("segment %d: commit: %w", id, err)
+	}
+	return dropped, nil
 }
 
 // maintain prunes a minute after Open and hourly after that, and keeps the

@@ -37,16 +37,9 @@ func TestAnonymize(t *testing.T) {
 
 		// What is on disk, not just what Search makes of it.
 		var stored []string
-		res, err := l.rdb.Query("SELECT client FROM queries ORDER BY id")
-		if err != nil {
-			t.Fatal(err)
+		for _, r := range storedRows(t, l) {
+			stored = append(stored, addrText(r.client))
 		}
-		for res.Next() {
-			var s string
-			res.Scan(&s)
-			stored = append(stored, s)
-		}
-		res.Close()
 		var want []string
 		for _, tt := range tests {
 			if anon {
@@ -115,8 +108,12 @@ func TestPrune(t *testing.T) {
 
 func TestPruneManyChunks(t *testing.T) {
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	l := openTest(t, Options{Buffer: 3 * deleteChunk, Retention: time.Hour, Now: func() time.Time { return now }})
-	es := make([]Entry, 2*deleteChunk+7)
+	// Segments of 10 rows: more than two DELETE statements' worth, and a
+	// last segment straddling the cutoff.
+	const batch = 10
+	l := openTest(t, Options{Buffer: 3 * deleteSegments * batch, BatchSize: batch, Retention: time.Hour,
+		Now: func() time.Time { return now }})
+	es := make([]Entry, 2*deleteSegments*batch+7)
 	for i := range es {
 		// A second apart: a row each, not one collapsed row.
 		es[i] = Entry{Time: now.Add(-2*time.Hour - time.Duration(i)*time.Second), Name: "old.example"}
@@ -124,6 +121,9 @@ func TestPruneManyChunks(t *testing.T) {
 	addAll(t, l, append(es, Entry{Time: now, Name: "new.example"})...)
 	if n, err := l.Prune(context.Background()); err != nil || n != int64(len(es)) {
 		t.Errorf("Prune = %d, %v; want %d", n, err, len(es))
+	}
+	if rows := storedRows(t, l); len(rows) != 1 || string(rows[0].name) != "new.example" {
+		t.Errorf("left %d rows, want the new one", len(rows))
 	}
 }
 
@@ -172,18 +172,17 @@ func TestMigrate(t *testing.T) {
 	if err := migrate(ctx, db, steps); err != nil || version() != len(steps) {
 		t.Fatalf("migrate from empty: %v, version %d", err, version())
 	}
-	if _, err := db.Exec(`INSERT INTO queries (time, client, device, profile, name, qtype, proto,
-		decision, category, rule, cache, upstream, rcode, latency_us)
-		VALUES (1, '', 'd', 'p', 'n', 1, 'udp', 'allowed', '', '', 'none', '', 0, 0)`); err != nil {
+	if _, err := db.Exec(`INSERT INTO segments (time_min, time_max, rows, queries, summary, data)
+		VALUES (1, 1, 0, 0, x'01', x'01')`); err != nil {
 		t.Fatal(err)
 	}
 	// A later version adds a column; the existing row survives.
-	next := append(slices.Clone(steps), `ALTER TABLE queries ADD COLUMN ecs TEXT NOT NULL DEFAULT ''`)
+	next := append(slices.Clone(steps), step{sql: `ALTER TABLE segments ADD COLUMN ecs TEXT NOT NULL DEFAULT ''`})
 	if err := migrate(ctx, db, next); err != nil || version() != len(next) {
 		t.Fatalf("migrate up: %v, version %d", err, version())
 	}
 	var n int
-	if err := db.QueryRow("SELECT COUNT(*) FROM queries WHERE ecs = ''").Scan(&n); err != nil || n != 1 {
+	if err := db.QueryRow("SELECT COUNT(*) FROM segments WHERE ecs = ''").Scan(&n); err != nil || n != 1 {
 		t.Errorf("after migration: %d rows, %v", n, err)
 	}
 	// Running again is a no-op.

@@ -2,34 +2,33 @@ package querylog
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
-// TestQueryPlans guards the indexes: each selective filter must be answered
-// from its index, not by scanning the table.
+// TestQueryPlans guards the indexes: each query for segments must be
+// answered from the index it was written for, not by scanning the table.
 func TestQueryPlans(t *testing.T) {
 	l := openTest(t, Options{})
 	ctx := context.Background()
 	tests := []struct {
 		name  string
-		f     Filter
+		query string
+		args  []any
 		index string
 	}{
-		{"device", Filter{Device: "tv"}, "queries_device"},
-		{"profile", Filter{Profile: "kids"}, "queries_profile"},
-		{"decision", Filter{Decision: "blocked"}, "queries_decision"},
-		{"time", Filter{From: t0, To: t0.Add(time.Hour)}, "queries_time"},
-		{"cursor", Filter{Before: 500}, "PRIMARY KEY"},
+		{"search walks ids", segmentsBelowSQL, []any{500, 0, 1, 16}, "INTEGER PRIMARY KEY (rowid<?)"},
+		{"stats by time", segmentsInSQL, []any{0, 1}, "segments_time_max (time_max>?)"},
+		{"data by id", segmentDataSQL, []any{1}, "INTEGER PRIMARY KEY (rowid=?)"},
+		{"prune by time", deleteOldSQL, []any{0}, "segments_time_max (time_max<?)"},
+	}
+	if !strings.Contains(deleteOldSQL, fmt.Sprintf("LIMIT %d)", deleteSegments)) {
+		t.Errorf("deleteOldSQL does not delete deleteSegments (%d) at a time: %s", deleteSegments, deleteOldSQL)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			where, args, err := l.where(tt.f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rs, err := l.rdb.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT id FROM queries`+where+` ORDER BY id DESC LIMIT ?`, append(args, 101)...)
+			rs, err := l.wdb.QueryContext(ctx, `EXPLAIN QUERY PLAN `+tt.query, tt.args...)
 			if err != nil {
 				t.Fatal(err)
 			}

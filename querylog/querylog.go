@@ -1,6 +1,7 @@
 // Package querylog records answered queries in an embedded SQLite database,
-// asynchronously, and answers searches and statistics over them. A slow or
-// full disk never slows or blocks a query.
+// asynchronously, a batch of rows per SQLite row (a segment, segment.go),
+// and answers searches and statistics over them. A slow or full disk never
+// slows or blocks a query.
 //
 // The package owns the query log file (schema, migrations, retention) and
 // the one goroutine that writes to it. Callers hand entries to Add, which
@@ -40,7 +41,7 @@ var ErrClosed = errors.New("querylog: closed")
 type Options struct {
 	Path       string        // the SQLite file; required
 	Buffer     int           // entries queued before Add drops (default 10000)
-	BatchSize  int           // rows per transaction, after collapsing (default 8192, at most Buffer)
+	BatchSize  int           // rows per transaction (a segment), after collapsing (default 8192, at most Buffer and 65536)
 	FlushEvery time.Duration // longest an entry waits in a partial batch (default 1s)
 	// Retention is how long rows are kept (default 30 days; KeepForever
 	// keeps them forever). Older rows are pruned hourly and on Prune.
@@ -63,15 +64,18 @@ type Options struct {
 
 // Log is an open query log. Its methods are safe for concurrent use.
 type Log struct {
-	opt  Options
-	wdb  *sql.DB // one connection: the writer goroutine and maintenance take turns
-	rdb  *sql.DB // read-only pool for searches and statistics
-	ins  *inserter
-	ch   chan Entry
-	kick chan struct{} // asks the writer to write what is queued now
-	wake chan struct{} // asks the writer to take the queue now (Add, past half full)
-	stop chan struct{} // closed by Close
-	done chan struct{} // closed when the writer has finished
+	opt Options
+	wdb *sql.DB // one connection: the writer goroutine and maintenance take turns
+	rdb *sql.DB // read-only pool for searches and statistics
+	ins *inserter
+	// names is the readers' copy of the strings table.
+	names *names
+	segs  sync.Pool // of *segment: decoding memory for reads
+	ch    chan Entry
+	kick  chan struct{} // asks the writer to write what is queued now
+	wake  chan struct{} // asks the writer to take the queue now (Add, past half full)
+	stop  chan struct{} // closed by Close
+	done  chan struct{} // closed when the writer has finished
 	// maintDone is closed when the retention goroutine has finished.
 	maintDone   chan struct{}
 	maintCancel context.CancelFunc
@@ -106,6 +110,8 @@ func Open(opt Options) (*Log, error) {
 		// rate the writer keeps up with.
 		opt.BatchSize = min(DefaultBatchSize, opt.Buffer)
 	}
+	// A row's index in its segment is 16 bits of its id (segment.go).
+	opt.BatchSize = min(opt.BatchSize, maxSegmentRows)
 	if opt.FlushEvery <= 0 {
 		opt.FlushEvery = DefaultFlushEvery
 	}
@@ -144,6 +150,7 @@ func Open(opt Options) (*Log, error) {
 		wdb:         wdb,
 		rdb:         rdb,
 		ins:         ins,
+		names:       newNames(),
 		ch:          make(chan Entry, opt.Buffer),
 		kick:        make(chan struct{}, 1),
 		wake:        make(chan struct{}, 1),

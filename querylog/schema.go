@@ -9,15 +9,22 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
+// step is one schema migration: SQL, then (if set) Go code, in one
+// transaction.
+type step struct {
+	sql string
+	fn  func(ctx context.Context, tx *sql.Tx) error
+}
+
 // migrations returns the schema steps: step i takes the schema from version
 // i to i+1; the version lives in PRAGMA user_version. Append only: a
 // released step is never edited.
-func migrations() []string {
-	return []string{
+func migrations() []step {
+	return []step{
 		// 1: the query table. Times are unix milliseconds, latency microseconds.
 		// The single-column indexes are (column, rowid) in SQLite, so each also
 		// serves "newest first" paging within its value.
-		`CREATE TABLE queries (
+		{sql: `CREATE TABLE queries (
 		id         INTEGER PRIMARY KEY,
 		time       INTEGER NOT NULL,
 		client     TEXT    NOT NULL,
@@ -37,12 +44,12 @@ func migrations() []string {
 	CREATE INDEX queries_time     ON queries(time);
 	CREATE INDEX queries_device   ON queries(device);
 	CREATE INDEX queries_profile  ON queries(profile);
-	CREATE INDEX queries_decision ON queries(decision);`,
+	CREATE INDEX queries_decision ON queries(decision);`},
 
 		// 2: the few-valued text columns become ids into a dictionary of
 		// strings (see dict.go): smaller rows and index entries, and integers
 		// instead of text to bind, which cut the writer's cost per row.
-		`CREATE TABLE strings (
+		{sql: `CREATE TABLE strings (
 		id INTEGER PRIMARY KEY,
 		s  TEXT NOT NULL UNIQUE
 	);
@@ -82,12 +89,28 @@ func migrations() []string {
 	CREATE INDEX queries_time     ON queries(time);
 	CREATE INDEX queries_device   ON queries(device);
 	CREATE INDEX queries_profile  ON queries(profile);
-	CREATE INDEX queries_decision ON queries(decision);`,
+	CREATE INDEX queries_decision ON queries(decision);`},
 
 		// 3: a row stands for count identical queries close together in
 		// time (see collapse.go). Adding a column with a constant default
 		// rewrites nothing: older rows read as one query each.
-		`ALTER TABLE queries ADD COLUMN count INTEGER NOT NULL DEFAULT 1;`,
+		{sql: `ALTER TABLE queries ADD COLUMN count INTEGER NOT NULL DEFAULT 1;`},
+
+		// 4: rows are stored a batch at a time, as segments (segment.go):
+		// one INSERT per batch instead of per row. time_max is indexed for
+		// retention and for Stats and Top over recent ranges; data is the
+		// last column, so reading a segment's other columns never reads
+		// its rows. The v3 rows are converted (migrate4.go).
+		{sql: `CREATE TABLE segments (
+		id       INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: part of row ids
+		time_min INTEGER NOT NULL, -- unix ms, the earliest and latest row time
+		time_max INTEGER NOT NULL,
+		rows     INTEGER NOT NULL,
+		queries  INTEGER NOT NULL, -- the sum of the rows' counts
+		summary  BLOB    NOT NULL, -- summary.go
+		data     BLOB    NOT NULL  -- segment.go
+	);
+	CREATE INDEX segments_time_max ON segments(time_max);`, fn: migrateSegments},
 	}
 }
 
@@ -129,7 +152,7 @@ func openDBs(path string) (w, r *sql.DB, err error) {
 
 // migrate applies the steps the database has not seen, each in its own
 // transaction together with the version bump.
-func migrate(ctx context.Context, db *sql.DB, steps []string) error {
+func migrate(ctx context.Context, db *sql.DB, steps []step) error {
 	var v int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
@@ -142,9 +165,15 @@ func migrate(ctx context.Context, db *sql.DB, steps []string) error {
 		if err != nil {
 			return fmt.Errorf("migrate to %d: %w", v+1, err)
 		}
-		if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
+		if _, err := tx.ExecContext(ctx, steps[v].sql); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migrate to %d: %w", v+1, err)
+		}
+		if fn := steps[v].fn; fn != nil {
+			if err := fn(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrate to %d: %w", v+1, err)
+			}
 		}
 		// PRAGMA takes no parameters; v+1 is our own integer.
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
