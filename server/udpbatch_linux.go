@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,10 +47,17 @@ type udpBatchServer struct {
 	// growing its stack. Unbuffered: a query never waits behind another.
 	work chan slowJob
 	stop chan struct{} // ends the idle workers
+	// idle counts the workers waiting for a query; past maxIdle, a worker
+	// ends once its query is answered, so a burst leaves few behind.
+	idle    atomic.Int64
+	maxIdle int64
 }
 
 // workerIdle is how long a worker waits for its next query before ending.
 const workerIdle = 10 * time.Second
+
+// idlePerCPU is how many idle workers per CPU a server keeps.
+const idlePerCPU = 4
 
 // slowJob is a query handed off to be answered through the chain.
 type slowJob struct {
@@ -91,7 +99,8 @@ type queued struct {
 
 // startUDPBatch serves conns, which share one address.
 func startUDPBatch(h *handler, conns []*net.UDPConn) (*udpBatchServer, error) {
-	s := &udpBatchServer{work: make(chan slowJob), stop: make(chan struct{})}
+	s := &udpBatchServer{work: make(chan slowJob), stop: make(chan struct{}),
+		maxIdle: int64(idlePerCPU * runtime.GOMAXPROCS(0))}
 	size := int(h.opt.UDPSize) // as miekg/dns reads
 	for _, c := range conns {
 		rc, err := c.SyscallConn()
@@ -250,12 +259,19 @@ func (s *udpBatchServer) worker(j slowJob) {
 	defer idle.Stop()
 	for {
 		j.bc.alone(j.req, j.ap, j.oob, j.k, j.start, j.now)
+		if s.idle.Add(1) > s.maxIdle {
+			s.idle.Add(-1)
+			return
+		}
 		idle.Reset(workerIdle)
 		select {
 		case j = <-s.work:
+			s.idle.Add(-1)
 		case <-idle.C:
+			s.idle.Add(-1)
 			return
 		case <-s.stop:
+			s.idle.Add(-1)
 			return
 		}
 	}
