@@ -1,6 +1,7 @@
 package querylog
 
 import (
+	"runtime"
 	"time"
 )
 
@@ -21,6 +22,7 @@ const drainEvery = 20 * time.Millisecond
 // never query latency.
 func (l *Log) run() {
 	defer close(l.done)
+	yieldToQueries()
 	b := newBatch(l.opt.BatchSize, l.opt.Collapse, l.opt.Anonymize)
 	tick := time.NewTicker(l.opt.FlushEvery)
 	defer tick.Stop()
@@ -76,9 +78,17 @@ func (l *Log) take(b *batch) (full bool) {
 	for n := len(l.ch); n > 0 && !full; n-- {
 		e := <-l.ch
 		full = b.add(&e)
+		if n%yieldEvery == 0 {
+			// Let a listener waiting for this P answer its queries
+			// first: Go preempts a running goroutine only every 10 ms.
+			runtime.Gosched()
+		}
 	}
 	return full
 }
+
+// yieldEvery is how many entries the writer takes between yields.
+const yieldEvery = 64
 
 // wakeWriter asks the writer to take the queue now.
 func (l *Log) wakeWriter() {
