@@ -47,17 +47,21 @@ type udpBatchServer struct {
 	// growing its stack. Unbuffered: a query never waits behind another.
 	work chan slowJob
 	stop chan struct{} // ends the idle workers
-	// idle counts the workers waiting for a query; past maxIdle, a worker
-	// ends once its query is answered, so a burst leaves few behind.
+	// idle counts the workers waiting for a query. Up to maxIdle of them
+	// wait workerIdle for the next one, the others burstIdle: under load
+	// each is handed another query within microseconds, and after a burst
+	// few are left for long.
 	idle    atomic.Int64
 	maxIdle int64
 }
 
-// workerIdle is how long a worker waits for its next query before ending.
-const workerIdle = 10 * time.Second
-
-// idlePerCPU is how many idle workers per CPU a server keeps.
-const idlePerCPU = 4
+// How long an idle worker waits for its next query before ending, and how
+// many of them per CPU wait the longer time.
+const (
+	workerIdle = 10 * time.Second
+	burstIdle  = 500 * time.Millisecond
+	idlePerCPU = 4
+)
 
 // slowJob is a query handed off to be answered through the chain.
 type slowJob struct {
@@ -260,10 +264,10 @@ func (s *udpBatchServer) worker(j slowJob) {
 	for {
 		j.bc.alone(j.req, j.ap, j.oob, j.k, j.start, j.now)
 		if s.idle.Add(1) > s.maxIdle {
-			s.idle.Add(-1)
-			return
+			idle.Reset(burstIdle)
+		} else {
+			idle.Reset(workerIdle)
 		}
-		idle.Reset(workerIdle)
 		select {
 		case j = <-s.work:
 			s.idle.Add(-1)
