@@ -40,6 +40,7 @@ type Cache[M any] struct {
 	slots []atomic.Pointer[entry[M]]
 	mask  uint64
 	epoch time.Time // entries' times are offsets from it: 8 bytes, not 24
+	door  doorkeeper
 }
 
 // entry is one stored answer with what is needed to replay it. There may
@@ -82,7 +83,7 @@ func New[M any](size int) *Cache[M] {
 		n <<= 1
 	}
 	return &Cache[M]{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[entry[M]], n), mask: uint64(n - 1),
-		epoch: time.Now()}
+		epoch: time.Now(), door: newDoorkeeper(8 * n)}
 }
 
 // Len returns the number of slots.
@@ -137,10 +138,17 @@ func (c *Cache[M]) Answer(dst []byte, k *Key, id uint16, asked []byte, now time.
 
 // Store keeps wire, an answer sent at now to a query for k, with meta, for
 // at most valid (0 = as long as its TTLs allow). It keeps nothing, and
-// reports false, for an answer that cannot be replayed safely: truncated,
-// malformed, without records, or with a zero TTL; and for a name with
-// other characters than lower-case letters, digits, '-' and '_'.
+// reports false, the first time it is offered a key (lately): most names
+// asked once are never asked again, and would only push out those that
+// are. It keeps nothing either for an answer that cannot be replayed
+// safely: truncated, malformed, without records, or with a zero TTL; and
+// for a name with other characters than lower-case letters, digits, '-'
+// and '_'.
 func (c *Cache[M]) Store(k *Key, wire []byte, meta M, now time.Time, valid time.Duration) bool {
+	h := c.hash(k)
+	if !c.door.admit(h) {
+		return false
+	}
 	ttls, minTTL, ok := ttlOffsets(wire, len(k.Name))
 	if !ok || minTTL == 0 {
 		return false
@@ -153,7 +161,6 @@ func (c *Cache[M]) Store(k *Key, wire []byte, meta M, now time.Time, valid time.
 	if valid > 0 && valid < life {
 		life = valid
 	}
-	h := c.hash(k)
 	buf := make([]byte, 0, len(wire)+len(name)+2*len(ttls))
 	buf = append(buf, wire...)
 	buf = append(buf, name...)

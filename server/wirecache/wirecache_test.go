@@ -35,6 +35,12 @@ func answer(tb testing.TB, name string, ttls ...uint32) []byte {
 	return b
 }
 
+// keep offers an answer twice, as the doorkeeper wants before it stores.
+func keep[M any](c *Cache[M], k *Key, wire []byte, meta M, now time.Time, valid time.Duration) bool {
+	c.Store(k, wire, meta, now, valid)
+	return c.Store(k, wire, meta, now, valid)
+}
+
 func wireName(tb testing.TB, name string) []byte {
 	tb.Helper()
 	b := make([]byte, 256)
@@ -52,7 +58,7 @@ func key(tb testing.TB, subject string, version uint64, name string) *Key {
 func TestReplay(t *testing.T) {
 	c := New[string](64)
 	k := key(t, "tablet", 7, "www.example.com.")
-	if !c.Store(k, answer(t, "www.example.com.", 300, 60), "meta", t0, 0) {
+	if !keep(c, k, answer(t, "www.example.com.", 300, 60), "meta", t0, 0) {
 		t.Fatal("not stored")
 	}
 	asked := wireName(t, "WwW.ExAmple.COM.")
@@ -99,7 +105,7 @@ func TestMisses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New[int](64)
-			c.Store(stored, wire, 1, t0, 0)
+			keep(c, stored, wire, 1, t0, 0)
 			dst := make([]byte, 1232)
 			if _, _, _, ok := c.Answer(dst, tc.k, 1, tc.k.Name, t0.Add(tc.at), tc.max); ok {
 				t.Error("replayed")
@@ -115,7 +121,7 @@ func TestMisses(t *testing.T) {
 func TestValidCapsLife(t *testing.T) {
 	c := New[int](64)
 	k := key(t, "kids", 1, "example.com.")
-	c.Store(k, answer(t, "example.com.", 3600), 0, t0, 10*time.Second)
+	keep(c, k, answer(t, "example.com.", 3600), 0, t0, 10*time.Second)
 	dst := make([]byte, 1232)
 	if _, _, _, ok := c.Answer(dst, k, 1, k.Name, t0.Add(9999*time.Millisecond), 1232); !ok {
 		t.Error("missed within Valid")
@@ -144,10 +150,38 @@ func TestNotStored(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New[int](64)
 			k := key(t, "kids", 1, "example.com.")
-			if c.Store(k, tc.wire, 0, t0, 0) {
+			if keep(c, k, tc.wire, 0, t0, 0) {
 				t.Error("stored")
 			}
 		})
+	}
+}
+
+func TestDoorkeeper(t *testing.T) {
+	c := New[int](64)
+	k := key(t, "kids", 1, "example.com.")
+	wire := answer(t, "example.com.", 300)
+	dst := make([]byte, 1232)
+	if c.Store(k, wire, 0, t0, 0) {
+		t.Fatal("stored at first sight")
+	}
+	if _, _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); ok {
+		t.Fatal("replayed an answer not stored")
+	}
+	if !c.Store(k, wire, 0, t0, 0) {
+		t.Fatal("not stored at second sight")
+	}
+	if _, _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); !ok {
+		t.Fatal("not replayed")
+	}
+	// Once a quarter of its bits are set, the doorkeeper forgets: the key
+	// must be seen twice again.
+	for i := range len(c.door.bits) * 64 / 4 {
+		c.door.admit(uint64(i) << 32)
+	}
+	k2 := key(t, "kids", 2, "example.com.")
+	if c.Store(k2, wire, 0, t0, 0) {
+		t.Error("stored at first sight after the wipe")
 	}
 }
 
@@ -187,7 +221,7 @@ func TestFourWays(t *testing.T) {
 		if i == 1 {
 			ttl = 50
 		}
-		c.Store(k, answer(t, n, ttl), 0, t0, 0)
+		keep(c, k, answer(t, n, ttl), 0, t0, 0)
 	}
 	dst := make([]byte, 1232)
 	for _, k := range keys {
@@ -196,7 +230,7 @@ func TestFourWays(t *testing.T) {
 		}
 	}
 	e := key(t, "s", 1, "e.example.")
-	c.Store(e, answer(t, "e.example.", 100), 0, t0, 0)
+	keep(c, e, answer(t, "e.example.", 100), 0, t0, 0)
 	if _, _, _, ok := c.Answer(dst, keys[1], 1, keys[1].Name, t0, 1232); ok {
 		t.Error("the entry expiring first was kept")
 	}
@@ -210,7 +244,7 @@ func TestFourWays(t *testing.T) {
 func TestAnswerAllocs(t *testing.T) {
 	c := New[int](64)
 	k := key(t, "kids", 1, "example.com.")
-	c.Store(k, answer(t, "example.com.", 300), 0, t0, 0)
+	keep(c, k, answer(t, "example.com.", 300), 0, t0, 0)
 	dst := make([]byte, 1232)
 	at := t0.Add(2 * time.Second)
 	if n := testing.AllocsPerRun(100, func() { c.Answer(dst, k, 1, k.Name, at, 1232) }); n != 0 {
@@ -221,7 +255,7 @@ func TestAnswerAllocs(t *testing.T) {
 func BenchmarkAnswer(b *testing.B) {
 	c := New[int](1 << 16)
 	k := key(b, "kids", 1, "www.example.com.")
-	c.Store(k, answer(b, "www.example.com.", 300, 300), 0, t0, 0)
+	keep(c, k, answer(b, "www.example.com.", 300, 300), 0, t0, 0)
 	dst := make([]byte, 1232)
 	at := t0.Add(2 * time.Second)
 	b.ReportAllocs()

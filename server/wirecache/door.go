@@ -1,0 +1,40 @@
+package wirecache
+
+import "sync/atomic"
+
+// doorkeeper remembers, roughly, which keys were offered lately: a bit per
+// key hash in a table of bits, wiped whenever a quarter of its bits have
+// been set (TinyLFU's doorkeeper). A key is admitted the second time it is
+// offered; a false "seen" (another key's bit) admits a key at once, which
+// costs only the room it takes.
+type doorkeeper struct {
+	bits []atomic.Uint64
+	mask uint64 // of bit indexes
+	set  atomic.Int64
+}
+
+func newDoorkeeper(nbits int) doorkeeper {
+	n := 64
+	for n < nbits {
+		n <<= 1
+	}
+	return doorkeeper{bits: make([]atomic.Uint64, n/64), mask: uint64(n - 1)}
+}
+
+// admit reports whether h was offered since the last wipe, and marks it.
+func (d *doorkeeper) admit(h uint64) bool {
+	// The slot index uses h's low bits; these are its high ones.
+	i := (h >> 32) & d.mask
+	w, b := &d.bits[i/64], uint64(1)<<(i%64)
+	if w.Load()&b != 0 {
+		return true
+	}
+	w.Or(b)
+	if d.set.Add(1) > int64(len(d.bits)*64/4) {
+		d.set.Store(0)
+		for j := range d.bits {
+			d.bits[j].Store(0)
+		}
+	}
+	return false
+}
