@@ -38,13 +38,19 @@ type Hit struct {
 // Matcher answers which rules match a name. It is immutable and safe for
 // concurrent use.
 //
-// Names live once each in a front-coded nameSet. An entry's payload is the
-// index of its combination: the set of (category/source, kind, flags) facts
-// that hold for the name. A few dozen combinations cover hundreds of
-// thousands of names, so the payload is one or two bytes; combinations are
-// numbered by frequency so that the common ones take one.
+// Names live once each in front-coded nameSets, one per segment of the key
+// order, with one Bloom filter over all of them (see segSet).
+// An entry's payload is the index of its combination: the set of
+// (category/source, kind, flags) facts that hold for the name. A few dozen
+// combinations cover hundreds of thousands of names, and a name with the
+// combination of the name before it pays nothing for it.
 type Matcher struct {
-	set      nameSet
+	names segSet // every name, when over is nil
+	// over, during a Store refresh only, holds the names whose facts
+	// changed since names was written; it is read first, and a name with
+	// the empty combination there is gone (see matcher_delta.go).
+	over     *segSet
+	n        int        // distinct names
 	facts    []nameFact // the facts of every combination, back to back
 	comboEnd []uint32   // combination i is facts[comboEnd[i-1]:comboEnd[i]]
 	cats     []string
@@ -167,7 +173,7 @@ func (m *Matcher) Len() int {
 	if m == nil {
 		return 0
 	}
-	return m.set.Len()
+	return m.n
 }
 
 // combo returns the facts of combination id.

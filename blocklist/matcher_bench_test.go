@@ -13,7 +13,7 @@ import (
 
 // readLarge returns the decompressed large list, so that benchmarks time
 // parsing, not gunzip.
-func readLarge(b *testing.B) []byte {
+func readLarge(b testing.TB) []byte {
 	b.Helper()
 	f, err := os.Open(filepath.Join(fullDataDir(b), largeList))
 	if err != nil {

@@ -10,7 +10,8 @@ import (
 // rule by rule, so that no list of rules ever has to exist: NewMatcher feeds
 // it the rules of parsed Lists, the Store feeds it straight from the parser
 // (it is a ruleSink). Peak memory is then the sorted runs of keys (see
-// keyRuns) plus the Matcher being written, about twice the Matcher.
+// keyRuns), whose pages the Matcher's segments take over as they are
+// written: about one Matcher, plus a chunk of raw keys.
 type matcherBuilder struct {
 	m           *Matcher
 	catIndex    map[string]int
@@ -19,6 +20,7 @@ type matcherBuilder struct {
 	origin      int // of the current source
 	srcRuns     int // runs before the current source
 	srcPatterns int // patterns before the current source
+	segBytes    int // segmentBytes, smaller in tests
 }
 
 func newMatcherBuilder() *matcherBuilder {
@@ -68,12 +70,18 @@ func (b *matcherBuilder) addRule(name []byte, kind Kind, allow, important bool, 
 
 // addPatterns adds patterns of the current source.
 func (b *matcherBuilder) addPatterns(ps []Pattern) {
+	b.m.patterns = compilePatterns(b.m.patterns, ps, b.origin)
+}
+
+// compilePatterns appends the patterns of origin to dst.
+func compilePatterns(dst []compiledPattern, ps []Pattern, origin int) []compiledPattern {
 	for _, p := range ps {
-		b.m.patterns = append(b.m.patterns, compiledPattern{
+		dst = append(dst, compiledPattern{
 			re: p.Re, text: p.Text, lits: requiredLiterals(p.Re),
-			origin: b.origin, allow: p.Allow, important: p.Important,
+			origin: origin, allow: p.Allow, important: p.Important,
 		})
 	}
+	return dst
 }
 
 // abort drops every rule and pattern of the current source, which then
@@ -88,59 +96,77 @@ func (b *matcherBuilder) abort() {
 func (b *matcherBuilder) finish() *Matcher {
 	m := b.m
 	b.keys.done()
-	m.buildSet(b.keys.runs)
+	m.writeSegments(b.keys.runs, b.segmentBytes())
 	b.keys.runs = nil
 	m.patterns = slices.Clip(m.patterns)
 	m.pindex = newPatternIndex(m.patterns)
 	return m
 }
 
-// buildSet merges the runs into the nameSet and the table of combinations,
-// in two passes over the runs: the first numbers the combinations and
-// measures the set, so that the second writes it into slices of the final
-// size (growing them would leave their old copies as garbage, at the time
-// memory is fullest).
-func (m *Matcher) buildSet(runs []keyRun) {
-	var combos comboTable
-	var prev []byte
-	n, size := 0, 0
-	for mg := newRunMerger(runs); mg.next(); {
-		combos.count(mg.facts)
-		shared := 0
-		if n%setBlockSize != 0 {
-			shared = commonPrefix(mg.key, prev)
-		}
-		size += 2 + len(mg.key) - shared
-		prev = append(prev[:0], mg.key...)
-		n++
+func (b *matcherBuilder) segmentBytes() int {
+	if b.segBytes > 0 {
+		return b.segBytes
 	}
-	rank := combos.rank()
-	for id, c := range combos.counts {
-		size += c * uvarintLen(rank[id])
-	}
-	m.facts, m.comboEnd = combos.byRank(rank)
-
-	var sb setBuilder
-	sb.presize(n, size)
-	for mg := newRunMerger(runs); mg.next(); {
-		sb.add(mg.key, rank[combos.id(mg.facts)])
-	}
-	m.set = sb.finish()
+	return segmentBytes
 }
 
-// comboTable numbers the distinct combinations of facts that names have.
+// writeSegments merges the runs into the segments, in one pass. The
+// segments take the pages of the runs as the merge lets them go (see
+// pagePool), so that a build never holds much more than the runs or the
+// set at a time, not the two of them. The filter is filled as the names
+// come, sized for the entries of the runs: more than the names by the
+// duplicates across runs, which are few unless sources repeat each other,
+// and then it is built again at its size.
+func (m *Matcher) writeSegments(runs []keyRun, limit int) {
+	var combos comboTable
+	bound := 0
+	for i := range runs {
+		bound += runs[i].n
+	}
+	filter := newKeyFilterSized(bound)
+	mg := newRunMerger(runs)
+	w := segmentWriter{limit: limit, pages: &mg.free}
+	for mg.next() {
+		w.add(mg.key, combos.id(mg.facts))
+		filter.add(keyHash(fnvOffset, mg.key))
+	}
+	m.names = w.take()
+	m.names.filter = filter
+	if m.names.n < bound*3/4 {
+		m.names.withFilter()
+	}
+	m.n = m.names.n
+	m.facts, m.comboEnd = combos.facts, combos.ends
+}
+
+// comboTable numbers the distinct combinations of facts that names have,
+// in order of first use. The empty combination, which only a refresh's
+// overlay uses (a name that is gone), is numbered like any other.
 type comboTable struct {
 	ids     map[string]uint32 // appendFacts encoding -> id
-	facts   [][]nameFact      // by id
-	counts  []int             // names per id
+	facts   []nameFact        // of every combination, back to back
+	ends    []uint32          // combination i is facts[ends[i-1]:ends[i]]
 	last    []nameFact        // the combination asked for last, and its id:
 	lastID  uint32            // neighbouring names mostly share theirs
+	hasLast bool
 	scratch []byte
+}
+
+// seed numbers the combinations of an existing table first, with their ids.
+func (t *comboTable) seed(facts []nameFact, ends []uint32) {
+	t.facts = slices.Clone(facts)
+	t.ends = slices.Clone(ends)
+	t.ids = make(map[string]uint32, len(ends))
+	start := uint32(0)
+	for id, end := range ends {
+		t.ids[string(appendFacts(nil, facts[start:end]))] = uint32(id)
+		start = end
+	}
 }
 
 // id returns the id of facts, numbering it if it is new.
 func (t *comboTable) id(facts []nameFact) uint32 {
-	if t.last != nil && slices.Equal(facts, t.last) {
+	if t.hasLast && slices.Equal(facts, t.last) {
 		return t.lastID
 	}
 	t.scratch = appendFacts(t.scratch[:0], facts)
@@ -149,46 +175,11 @@ func (t *comboTable) id(facts []nameFact) uint32 {
 		if t.ids == nil {
 			t.ids = make(map[string]uint32)
 		}
-		id = uint32(len(t.facts))
+		id = uint32(len(t.ends))
 		t.ids[string(t.scratch)] = id
-		t.facts = append(t.facts, slices.Clone(facts))
-		t.counts = append(t.counts, 0)
+		t.facts = append(t.facts, facts...)
+		t.ends = append(t.ends, uint32(len(t.facts)))
 	}
-	t.last, t.lastID = t.facts[id], id
+	t.last, t.lastID, t.hasLast = append(t.last[:0], facts...), id, true
 	return id
-}
-
-func (t *comboTable) count(facts []nameFact) { t.counts[t.id(facts)]++ }
-
-// rank numbers the combinations by frequency: the payload is a uvarint, so
-// the 128 most common take one byte. Ties keep the order of first use.
-func (t *comboTable) rank() []uint32 {
-	order := make([]uint32, len(t.facts))
-	for i := range order {
-		order[i] = uint32(i)
-	}
-	slices.SortStableFunc(order, func(a, b uint32) int { return t.counts[b] - t.counts[a] })
-	rank := make([]uint32, len(order))
-	for r, id := range order {
-		rank[id] = uint32(r)
-	}
-	return rank
-}
-
-// byRank returns every combination's facts back to back in rank order,
-// and where each ends.
-func (t *comboTable) byRank(rank []uint32) ([]nameFact, []uint32) {
-	order := make([]uint32, len(rank))
-	total := 0
-	for id, r := range rank {
-		order[r] = uint32(id)
-		total += len(t.facts[id])
-	}
-	facts := make([]nameFact, 0, total)
-	ends := make([]uint32, 0, len(order))
-	for _, id := range order {
-		facts = append(facts, t.facts[id]...)
-		ends = append(ends, uint32(len(facts)))
-	}
-	return facts, ends
 }

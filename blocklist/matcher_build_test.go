@@ -55,7 +55,7 @@ func buildRules(rules []builderRule, origins, chunkSize int) *Matcher {
 // TestBuilderRuns checks the sorted runs and their merge against a map, for
 // chunk sizes that make one run or hundreds: the result must be the same
 // set of names with the same facts, byte for byte whatever the chunking,
-// and written into slices of exactly the size computed beforehand.
+// and written into slices of exactly their size.
 func TestBuilderRuns(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	const origins = 3
@@ -76,21 +76,22 @@ func TestBuilderRuns(t *testing.T) {
 			}
 			for name, facts := range want {
 				slices.Sort(facts)
-				id, ok := m.set.find(appendKey(nil, name))
-				if !ok || !slices.Equal(m.combo(id), facts) {
-					t.Fatalf("find(%q) = %v %v, want %v", name, ok, m.combo(id), facts)
+				if got, ok := m.factsOf(name); !ok || !slices.Equal(got, facts) {
+					t.Fatalf("factsOf(%q) = %v %v, want %v", name, got, ok, facts)
 				}
 			}
-			if cap(m.set.data) != len(m.set.data) || cap(m.set.starts) != len(m.set.starts) || cap(m.set.heads) != len(m.set.heads) {
-				t.Errorf("set slices not sized exactly: data %d/%d, starts %d/%d, heads %d/%d",
-					len(m.set.data), cap(m.set.data), len(m.set.starts), cap(m.set.starts), len(m.set.heads), cap(m.set.heads))
+			for i, seg := range m.names.segs {
+				if cap(seg.data) != len(seg.data) || cap(seg.starts) != len(seg.starts) || cap(seg.heads) != len(seg.heads) {
+					t.Errorf("segment %d: slices not sized exactly: data %d/%d, starts %d/%d, heads %d/%d", i,
+						len(seg.data), cap(seg.data), len(seg.starts), cap(seg.starts), len(seg.heads), cap(seg.heads))
+				}
 			}
 			if first == nil {
 				first = m
 				return
 			}
-			if !slices.Equal(m.set.data, first.set.data) || !slices.Equal(m.facts, first.facts) ||
-				!slices.Equal(m.comboEnd, first.comboEnd) || !slices.Equal(m.set.filter.words, first.set.filter.words) {
+			if !sameSegments(m, first) || !slices.Equal(m.facts, first.facts) ||
+				!slices.Equal(m.comboEnd, first.comboEnd) || !slices.Equal(m.names.filter.words, first.names.filter.words) {
 				t.Error("matcher differs from the one built with the first chunk size")
 			}
 		})
@@ -147,4 +148,28 @@ func TestBuilderAbort(t *testing.T) {
 	if v := m.Lookup("again.example", all); v.Category != "broken" || v.Rule.Source != "two" {
 		t.Errorf("Lookup(again.example) = %+v, want category broken, source two", v)
 	}
+}
+
+// factsOf returns the facts stored for name, and whether it is stored.
+func (m *Matcher) factsOf(name string) ([]nameFact, bool) {
+	key := appendKey(nil, name)
+	id, ok := m.find(key, keyHash(fnvOffset, key))
+	if !ok || m.comboLen(id) == 0 {
+		return nil, false
+	}
+	return m.combo(id), true
+}
+
+// sameSegments reports whether a and b hold the same bytes in the same
+// segments.
+func sameSegments(a, b *Matcher) bool {
+	if len(a.names.segs) != len(b.names.segs) || !slices.Equal(a.names.heads, b.names.heads) {
+		return false
+	}
+	for i := range a.names.segs {
+		if !slices.Equal(a.names.segs[i].data, b.names.segs[i].data) || a.names.segs[i].n != b.names.segs[i].n {
+			return false
+		}
+	}
+	return true
 }

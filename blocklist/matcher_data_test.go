@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,10 +121,10 @@ func TestMatcherDataSet(t *testing.T) {
 		t.Errorf("Len() = %d, want %d distinct names", m.Len(), len(want))
 	}
 	check := func(name string) {
-		id, ok := m.set.find(appendKey(nil, name))
+		got, ok := m.factsOf(name)
 		facts, wantOK := want[name]
-		if ok != wantOK || ok && !slices.Equal(m.combo(id), facts) {
-			t.Fatalf("find(%q) = %v %v, want %v %v", name, ok, m.combo(id), wantOK, facts)
+		if ok != wantOK || ok && !slices.Equal(got, facts) {
+			t.Fatalf("factsOf(%q) = %v %v, want %v %v", name, got, ok, wantOK, facts)
 		}
 	}
 	for name := range want {
@@ -142,5 +143,64 @@ func TestMatcherDataSet(t *testing.T) {
 			n = n[i+1:]
 		}
 	}
-	t.Logf("%d names, %d combinations, %d patterns, %d bytes of front-coded data", m.Len(), len(m.comboEnd), len(m.patterns), len(m.set.data))
+	data := 0
+	for _, seg := range m.names.segs {
+		data += len(seg.data)
+	}
+	t.Logf("%d names, %d combinations, %d patterns, %d bytes of front-coded data in %d segments", m.Len(), len(m.comboEnd), len(m.patterns), data, len(m.names.segs))
+}
+
+// TestDeltaLargeList changes 1% of the large list (churnList) and checks
+// that the Matcher made from the old one by a deltaBuilder, then
+// compacted, holds exactly the names and facts of a full build of the new
+// list, and decides the top-100k queries the same way.
+func TestDeltaLargeList(t *testing.T) {
+	text := readLarge(t)
+	build := func(list []byte) *Matcher {
+		b := newMatcherBuilder()
+		if err := b.source("all", "large"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseInto(bytes.NewReader(list), ParseOptions{}, nil, builderSink{b}); err != nil {
+			t.Fatal(err)
+		}
+		return b.finish()
+	}
+	old := build(text)
+	churned := churnList(text)
+	want := build(churned)
+	d := newDeltaBuilder(old, []bool{true})
+	d.source(0)
+	if _, err := parseInto(bytes.NewReader(churned), ParseOptions{}, nil, d); err != nil {
+		t.Fatal(err)
+	}
+	m := d.finish(old.cats, old.origins, nil)
+	if m.over == nil || m.over.n < 10_000 {
+		t.Fatalf("overlay of %d names, want about 15,000", overLen(m))
+	}
+	steps := 0
+	m = compact(m, segmentBytes, func(*Matcher) { steps++ })
+	if m.Len() != want.Len() || digest(m) != digest(want) {
+		t.Fatalf("delta build: %d names, digest %x; full build: %d names, digest %x", m.Len(), digest(m), want.Len(), digest(want))
+	}
+	for _, q := range readQueries(t, "queries/cloudflare-radar_top100000.txt") {
+		for _, name := range []string{q, "new-" + q} {
+			if g, w := m.Lookup(name, 1), want.Lookup(name, 1); g != w {
+				t.Fatalf("Lookup(%s) = %+v, want %+v", name, g, w)
+			}
+		}
+	}
+	t.Logf("%d names, %d segments (full build: %d), %d compaction steps", m.Len(), len(m.names.segs), len(want.names.segs), steps)
+}
+
+// digest hashes every name of m with its facts, in order.
+func digest(m *Matcher) uint64 {
+	h := uint64(fnvOffset)
+	m.eachName(func(key []byte, id uint32) {
+		h = keyHash(h, key)
+		for _, f := range m.combo(id) {
+			h = keyHash(h, []byte{byte(f >> 24), byte(f >> 16), byte(f >> 8), byte(f), 0xff})
+		}
+	})
+	return h
 }

@@ -60,7 +60,7 @@ func (m *Matcher) walk(name string, f func(level int, suffix string, f nameFact)
 		n := copy(buf[kl:], name[start:end])
 		h = keyHash(h, buf[kl:kl+n])
 		kl += n
-		if id, ok := m.set.findHashed(buf[:kl], h); ok {
+		if id, ok := m.find(buf[:kl], h); ok {
 			for _, fc := range m.combo(id) {
 				switch fc.kind() {
 				case Exact:

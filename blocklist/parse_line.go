@@ -33,6 +33,13 @@ func (p *listParser) parseLine(b []byte) {
 		p.comments++
 		return
 	}
+	if !p.plainName(b) {
+		p.anyLine(b)
+	}
+}
+
+// anyLine handles a line that is not a comment, in any format.
+func (p *listParser) anyLine(b []byte) {
 	b = cutComment(b)
 	if p.opt.Regex {
 		p.regexLine(b)
@@ -57,6 +64,47 @@ func (p *listParser) parseLine(b []byte) {
 		return
 	}
 	p.hosts(addr, rest)
+}
+
+// plainName handles a line that is nothing but a lower-case name, the
+// whole of most lists, in one pass over its bytes, and reports whether it
+// was one. Anything else takes the general path, which gives the same
+// result for these lines; so does checkName, which gives the reason of a
+// name refused here.
+func (p *listParser) plainName(line []byte) bool {
+	if p.opt.Regex || line[0] == '.' || line[0] == '-' {
+		return false // a regex, or a partial pattern
+	}
+	b := trimFinalDot(line)
+	labels, start, digits := 1, 0, true // digits: only digits and dots so far
+	ok := len(b) <= maxNameLen
+	for i, c := range b {
+		switch {
+		case 'a' <= c && c <= 'z' || c == '-' || c == '_':
+			digits = false
+		case '0' <= c && c <= '9':
+		case c == '.':
+			if i == start || i-start > maxLabelLen {
+				ok = false
+			}
+			labels++
+			start = i + 1
+		default:
+			return false
+		}
+	}
+	if !ok || labels == 1 || digits && labels == 4 || start == len(b) || len(b)-start > maxLabelLen {
+		if reason := checkName(b, false); reason != "" {
+			p.skip(reason)
+			return true
+		}
+	}
+	kind := Subtree
+	if p.opt.Exact {
+		kind = Exact
+	}
+	p.addRule(b, kind, ruleOptions{})
+	return true
 }
 
 // hosts handles the names of a hosts line after its address.

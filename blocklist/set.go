@@ -1,34 +1,43 @@
 package blocklist
 
 import (
-	"bytes"
 	"encoding/binary"
+	"math/bits"
 )
 
 // nameSet is an immutable set of keys, each with a small payload, stored
 // front-coded: the keys are sorted and each one is written as the length of
 // the prefix it shares with the previous key plus the rest of it. Keys are
 // names with their labels reversed (see appendKey), so the entries of one
-// domain sit together and share most of their bytes. Every setBlockSize-th key
-// starts a block and is written whole; a binary search over the block heads
-// picks the one block to scan.
+// domain sit together and share most of their bytes. Every setBlockSize-th
+// key starts a block and is written whole; a binary search over the block
+// heads picks the one block to scan.
 //
-// Entry layout: shared byte, suffix length byte, suffix, payload uvarint.
+// An entry is a header byte, then the rest of the key. Key bytes are all
+// below 0x80 (name characters and keySep), so the header, which has its top
+// bit set, also ends the previous entry: no length is stored. The header
+// holds the shared prefix length (0x3f: it is in the next byte) and a flag
+// saying that a payload uvarint follows; without it the payload is the
+// previous entry's (0 at the start of a block), so names with the same
+// payload as their neighbour, nearly all of them, pay nothing for it.
 type nameSet struct {
 	data   []byte
 	starts []uint32 // offset of each block in data
-	// heads holds the first 8 bytes of each block head, big endian and
-	// zero-padded, so that most steps of the binary search compare two
-	// integers in one small array instead of chasing into data.
-	heads  []uint64
-	filter keyFilter
-	n      int
+	// heads holds the headPrefix of each block head, so that most steps
+	// of the binary search compare two integers in one small array
+	// instead of chasing into data.
+	heads []uint64
+	n     int
 }
 
 const (
 	setBlockSize = 16
 	keySep       = 0x01 // separates labels in a key; sorts before every name byte
 	maxKeyLen    = maxNameLen
+
+	entryStart   = 0x80 // set in every header byte, never in a key byte
+	entryPayload = 0x40 // a payload uvarint follows the header
+	sharedLong   = 0x3f // shared length in the next byte
 )
 
 // appendKey appends the key of name (labels reversed, joined by keySep):
@@ -49,156 +58,204 @@ func appendKey[T string | []byte](dst []byte, name T) []byte {
 	return dst
 }
 
-func prefix8(k []byte) uint64 {
-	if len(k) >= 8 {
-		return binary.BigEndian.Uint64(k)
-	}
-	var b [8]byte
-	copy(b[:], k)
-	return binary.BigEndian.Uint64(b[:])
-}
-
 // Len returns the number of keys.
 func (s *nameSet) Len() int { return s.n }
 
-// findHashed is find for a key whose keyHash is h: absent keys are mostly
-// ruled out by the filter without a search.
-func (s *nameSet) findHashed(key []byte, h uint64) (uint32, bool) {
-	if !s.filter.mayContain(h) {
-		return 0, false
-	}
-	return s.find(key)
-}
-
 // find returns the payload of key. It does not allocate.
 func (s *nameSet) find(key []byte) (uint32, bool) {
-	b := s.block(key)
-	if b < 0 {
-		return 0, false
+	_, payload, ok := s.locate(key)
+	return payload, ok
+}
+
+// locate returns the position of key in the set (0 for the first key) and
+// its payload.
+func (s *nameSet) locate(key []byte) (int, uint32, bool) {
+	return s.locatePrefixed(key, headPrefix(key))
+}
+
+// locatePrefixed is locate for a key whose headPrefix is k8.
+func (s *nameSet) locatePrefixed(key []byte, k8 uint64) (int, uint32, bool) {
+	b := lastAtMost(s.heads, k8, key, s.head)
+	if b < 0 || !storable(key) {
+		return 0, 0, false
 	}
 	end := len(s.data)
 	if b+1 < len(s.starts) {
 		end = int(s.starts[b+1])
 	}
-	return scanBlock(s.data[s.starts[b]:end], key)
-}
-
-// block returns the last block whose head is <= key, or -1.
-func (s *nameSet) block(key []byte) int {
-	k8 := prefix8(key)
-	// hi: the first block whose head prefix is > k8.
-	lo, hi := 0, len(s.heads)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if s.heads[m] <= k8 {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	if hi == 0 || s.heads[hi-1] != k8 {
-		return hi - 1
-	}
-	// Heads that share their first 8 bytes with key (rare): find the
-	// first of them, then compare whole keys.
-	lo = 0
-	for j := hi - 1; lo < j; {
-		m := int(uint(lo+j) >> 1)
-		if s.heads[m] < k8 {
-			lo = m + 1
-		} else {
-			j = m
-		}
-	}
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if bytes.Compare(s.head(m), key) <= 0 {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo - 1
+	i, payload, ok := scanBlock(s.data[s.starts[b]:end], key)
+	return b*setBlockSize + i, payload, ok
 }
 
 // head returns the key that starts block b.
 func (s *nameSet) head(b int) []byte {
 	p := int(s.starts[b])
-	n := int(s.data[p+1])
-	return s.data[p+2 : p+2+n]
+	h := s.data[p]
+	p++ // a block head shares nothing, so its header is one byte
+	if h&entryPayload != 0 {
+		p += uvarintSize(s.data[p:])
+	}
+	return s.data[p:suffixEnd(s.data, p)]
 }
 
-// scanBlock looks for key in one block. It never rebuilds a key: it tracks
-// m, the length of the prefix the current entry shares with key, and uses
-// each entry's shared length to decide most steps without reading the
-// suffix (the entries are sorted and each shared length is maximal).
-func scanBlock(d, key []byte) (uint32, bool) {
-	m := 0
-	for p := 0; p < len(d); {
-		shared, n := int(d[p]), int(d[p+1])
-		suffix := d[p+2 : p+2+n]
-		p += 2 + n
+// first returns the smallest key of a non-empty set.
+func (s *nameSet) first() []byte { return s.head(0) }
+
+// scanBlock looks for key, which has no byte of 0x80 or more, in one block
+// and returns its position in the block. It never rebuilds a key: it tracks m, the length of the prefix the
+// current entry shares with key, and uses each entry's shared length to
+// decide most steps without reading the rest (the entries are sorted and
+// each shared length is maximal).
+func scanBlock(d, key []byte) (int, uint32, bool) {
+	m, payload := 0, uint32(0)
+	for p, i := 0, 0; p < len(d); i++ {
+		// The header, decoded here rather than by readHeader: this loop is
+		// the hot path of every lookup that passes the filter.
+		h := d[p]
+		p++
+		shared := int(h & sharedLong)
+		if shared == sharedLong {
+			shared = int(d[p])
+			p++
+		}
+		if h&entryPayload != 0 {
+			if v := d[p]; v < 0x80 {
+				payload = uint32(v)
+				p++
+			} else {
+				v, w := binary.Uvarint(d[p:])
+				payload, p = uint32(v), p+w
+			}
+		}
 		switch {
 		case shared > m:
 			// Shares more with the previous entry than key does, so it
 			// is still below key.
 		case shared < m:
 			// Differs from key at shared, upwards: past key.
-			return 0, false
+			return 0, 0, false
 		default:
 			k := key[m:]
-			i := 0
-			for i < len(suffix) && i < len(k) && suffix[i] == k[i] {
-				i++
-			}
+			// The match stops at the header that ends the entry: k has no
+			// byte of 0x80 or more.
+			j := commonPrefix(d[p:], k)
+			end := p+j == len(d) || d[p+j] >= entryStart // the entry ends at j
 			switch {
-			case i == len(suffix) && i == len(k):
-				v, _ := binary.Uvarint(d[p:])
-				return uint32(v), true
-			case i == len(k), i < len(suffix) && suffix[i] > k[i]:
-				return 0, false
+			case end && j == len(k):
+				return i, payload, true
+			case j == len(k), !end && d[p+j] > k[j]:
+				return 0, 0, false
 			}
-			m += i
+			m += j
+			p += j
 		}
-		for d[p] >= 0x80 {
-			p++
-		}
+		p = suffixEnd(d, p)
+	}
+	return 0, 0, false
+}
+
+// storable reports whether key could be in a set: stored keys have no
+// byte of 0x80 or more, which a lookup key may have.
+func storable(key []byte) bool {
+	var or byte
+	for _, c := range key {
+		or |= c
+	}
+	return or < entryStart
+}
+
+// readHeader reads the header at p of an entry whose predecessor had
+// payload prev, and returns the shared length, the entry's payload and the
+// offset of the rest of its key.
+func readHeader(d []byte, p int, prev uint32) (int, uint32, int) {
+	h := d[p]
+	p++
+	shared := int(h & sharedLong)
+	if shared == sharedLong {
+		shared = int(d[p])
 		p++
 	}
-	return 0, false
+	if h&entryPayload != 0 {
+		v, w := binary.Uvarint(d[p:])
+		prev = uint32(v)
+		p += w
+	}
+	return shared, prev, p
+}
+
+// suffixEnd returns the offset of the first byte from p on that starts an
+// entry, or len(d): the end of the key bytes at p. It reads 8 bytes at a
+// time, as the rest of a key is 8 to 9 bytes long on average.
+func suffixEnd(d []byte, p int) int {
+	for ; p+8 <= len(d); p += 8 {
+		if w := binary.LittleEndian.Uint64(d[p:]) & 0x8080808080808080; w != 0 {
+			return p + bits.TrailingZeros64(w)/8
+		}
+	}
+	for p < len(d) && d[p] < entryStart {
+		p++
+	}
+	return p
+}
+
+func uvarintSize(b []byte) int {
+	n := 1
+	for n <= len(b) && b[n-1] >= 0x80 {
+		n++
+	}
+	return n
 }
 
 // each calls f for every key in order, with a buffer it reuses.
 func (s *nameSet) each(f func(key []byte, payload uint32)) {
-	var key []byte
-	for p := 0; p < len(s.data); {
-		shared, n := int(s.data[p]), int(s.data[p+1])
-		key = append(key[:shared], s.data[p+2:p+2+n]...)
-		p += 2 + n
-		v, w := binary.Uvarint(s.data[p:])
-		p += w
-		f(key, uint32(v))
+	var c setCursor
+	c.reset(s)
+	for c.next() {
+		f(c.key, c.payload)
 	}
 }
 
-// setBuilder writes a nameSet from keys given in strictly increasing order.
-// The zero value grows as keys come; presize makes it write into slices of
-// the final size, so that building a big set allocates it once.
-type setBuilder struct {
-	set    nameSet
-	prev   []byte
-	hashes []uint64 // without presize: the filter is built by finish
-	sized  bool
+// setCursor reads a set entry by entry.
+type setCursor struct {
+	s       *nameSet
+	p, i    int
+	key     []byte
+	payload uint32
 }
 
-// presize prepares for exactly n keys taking dataBytes of entries.
-func (b *setBuilder) presize(n, dataBytes int) {
-	blocks := (n + setBlockSize - 1) / setBlockSize
-	b.set.data = make([]byte, 0, dataBytes)
-	b.set.starts = make([]uint32, 0, blocks)
-	b.set.heads = make([]uint64, 0, blocks)
-	b.set.filter = newKeyFilterSized(n)
-	b.sized = true
+func (c *setCursor) reset(s *nameSet) {
+	c.s, c.p, c.i, c.payload = s, 0, 0, 0
+	if c.key == nil {
+		c.key = make([]byte, 0, maxKeyLen)
+	}
+}
+
+// next moves to the next entry: c.key and c.payload, valid until the next
+// call.
+func (c *setCursor) next() bool {
+	d := c.s.data
+	if c.p >= len(d) {
+		return false
+	}
+	if c.i%setBlockSize == 0 {
+		c.payload = 0
+	}
+	var shared int
+	shared, c.payload, c.p = readHeader(d, c.p, c.payload)
+	end := suffixEnd(d, c.p)
+	c.key = append(c.key[:shared], d[c.p:end]...)
+	c.p = end
+	c.i++
+	return true
+}
+
+// setBuilder writes a nameSet from keys given in strictly increasing order.
+// It grows as keys come; reset lets one builder write many sets with the
+// same buffers, and clone copies the set out at its exact size.
+type setBuilder struct {
+	set     nameSet
+	prev    []byte
+	payload uint32
 }
 
 func (b *setBuilder) add(key []byte, payload uint32) {
@@ -206,38 +263,41 @@ func (b *setBuilder) add(key []byte, payload uint32) {
 	shared := 0
 	if s.n%setBlockSize == 0 {
 		s.starts = append(s.starts, uint32(len(s.data)))
-		s.heads = append(s.heads, prefix8(key))
+		s.heads = append(s.heads, headPrefix(key))
+		b.payload = 0
 	} else {
 		shared = commonPrefix(key, b.prev)
 	}
-	s.data = append(s.data, byte(shared), byte(len(key)-shared))
-	s.data = append(s.data, key[shared:]...)
-	s.data = binary.AppendUvarint(s.data, uint64(payload))
-	b.prev = append(b.prev[:0], key...)
-	if b.sized {
-		s.filter.add(keyHash(fnvOffset, key))
-	} else {
-		b.hashes = append(b.hashes, keyHash(fnvOffset, key))
+	h := byte(entryStart | min(shared, sharedLong))
+	if payload != b.payload {
+		h |= entryPayload
 	}
+	s.data = append(s.data, h)
+	if shared >= sharedLong {
+		s.data = append(s.data, byte(shared))
+	}
+	if payload != b.payload {
+		s.data = binary.AppendUvarint(s.data, uint64(payload))
+		b.payload = payload
+	}
+	s.data = append(s.data, key[shared:]...)
+	b.prev = append(b.prev[:0], key...)
 	s.n++
 }
 
-func commonPrefix(a, b []byte) int {
-	n := min(len(a), len(b))
-	for i := range n {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return n
+func (b *setBuilder) reset() {
+	b.set = nameSet{data: b.set.data[:0], starts: b.set.starts[:0], heads: b.set.heads[:0]}
+	b.prev, b.payload = b.prev[:0], 0
 }
 
-func uvarintLen(v uint32) int {
-	n := 1
-	for ; v >= 0x80; v >>= 7 {
-		n++
-	}
-	return n
+// clone returns a copy of the set written so far, in slices of exactly its
+// size.
+func (b *setBuilder) clone() nameSet {
+	s := b.set
+	s.data = exactCopy(s.data)
+	s.starts = exactCopy(s.starts)
+	s.heads = exactCopy(s.heads)
+	return s
 }
 
 // finish returns the set, its slices trimmed to their length.
@@ -246,10 +306,22 @@ func (b *setBuilder) finish() nameSet {
 	s.data = trim(s.data)
 	s.starts = trim(s.starts)
 	s.heads = trim(s.heads)
-	if !b.sized {
-		s.filter = newKeyFilter(b.hashes)
-	}
 	return s
+}
+
+// commonPrefix returns the length of the common prefix of a and b. It
+// compares 8 bytes at a time.
+func commonPrefix(a, b []byte) int {
+	j := 0
+	for ; j+8 <= len(a) && j+8 <= len(b); j += 8 {
+		if x := binary.LittleEndian.Uint64(a[j:]) ^ binary.LittleEndian.Uint64(b[j:]); x != 0 {
+			return j + bits.TrailingZeros64(x)/8
+		}
+	}
+	for j < len(a) && j < len(b) && a[j] == b[j] {
+		j++
+	}
+	return j
 }
 
 // trim returns s without spare capacity, copying it only if it has some.
@@ -257,5 +329,13 @@ func trim[T any](s []T) []T {
 	if cap(s) == len(s) {
 		return s
 	}
-	return append([]T(nil), s...)
+	return exactCopy(s)
+}
+
+// exactCopy returns a copy of s whose capacity is its length (append may
+// round a capacity up).
+func exactCopy[T any](s []T) []T {
+	c := make([]T, len(s))
+	copy(c, s)
+	return c
 }

@@ -1,6 +1,6 @@
 package blocklist
 
-// keyFilter is a blocked Bloom filter over the keys of a nameSet: each key
+// keyFilter is a blocked Bloom filter over the keys of a segSet: each key
 // sets 4 bits of one 64-bit word. Most names looked up are not stored, nor
 // are most of their ancestors; the filter turns those searches into one
 // memory read. At 8 bits per key about 3% of absent keys pass it and are
@@ -34,14 +34,6 @@ func mix(h uint64) uint64 {
 	h *= 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
 	return h
-}
-
-func newKeyFilter(hashes []uint64) keyFilter {
-	f := newKeyFilterSized(len(hashes))
-	for _, h := range hashes {
-		f.add(h)
-	}
-	return f
 }
 
 // newKeyFilterSized returns an empty filter for n keys.

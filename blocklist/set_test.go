@@ -106,26 +106,54 @@ func TestNameSetPayloads(t *testing.T) {
 
 func TestNameSetFrontCoding(t *testing.T) {
 	keys := []string{"com\x01example", "com\x01example\x01ads", "com\x01example\x01www", "com\x01examples"}
-	s, _ := buildSet(keys)
-	// One block: 4 entries of 2 length bytes and 1 payload byte, plus the
+	var b setBuilder
+	for i, k := range keys {
+		b.add([]byte(k), uint32(min(i, 1)))
+	}
+	s := b.finish()
+	// One block: a header byte per entry, the payload 1 of the second (the
+	// first has 0, and the others repeat their predecessor's), and the
 	// suffixes: the whole first key, then "\x01ads", "www", "s".
-	want := 4*3 + len(keys[0]) + 4 + 3 + 1
+	want := 4 + 1 + len(keys[0]) + 4 + 3 + 1
 	if len(s.data) != want {
 		t.Errorf("data is %d bytes, want %d: %q", len(s.data), want, s.data)
 	}
-	if !bytes.Contains(s.data, []byte{byte(len("com\x01example\x01")), 3, 'w', 'w', 'w'}) {
+	if !bytes.Contains(s.data, []byte{entryStart | byte(len("com\x01example\x01")), 'w', 'w', 'w'}) {
 		t.Errorf("www entry not front-coded against its predecessor: %q", s.data)
+	}
+}
+
+// TestNameSetLongShared stores keys sharing more than the header can say.
+func TestNameSetLongShared(t *testing.T) {
+	long := strings.Repeat("a", 100)
+	keys := []string{long, long + "b", long + "bc", long + "c"}
+	var b setBuilder
+	for i, k := range keys {
+		b.add([]byte(k), uint32(i%2))
+	}
+	s := b.finish()
+	for i, k := range keys {
+		if got, ok := s.find([]byte(k)); !ok || got != uint32(i%2) {
+			t.Errorf("find(%d) = %d, %v; want %d", i, got, ok, i%2)
+		}
+	}
+	if _, ok := s.find([]byte(long + "bb")); ok {
+		t.Error("found an absent key")
 	}
 }
 
 func TestKeyFilter(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	keys := randomKeys(r, 20000)
-	s, keys := buildSet(keys)
+	_, keys = buildSet(keys)
+	f := newKeyFilterSized(len(keys))
+	for _, k := range keys {
+		f.add(keyHash(fnvOffset, []byte(k)))
+	}
 	present := make(map[string]bool)
 	for _, k := range keys {
 		present[k] = true
-		if !s.filter.mayContain(keyHash(fnvOffset, []byte(k))) {
+		if !f.mayContain(keyHash(fnvOffset, []byte(k))) {
 			t.Fatalf("filter rejects stored key %q", k)
 		}
 	}
@@ -136,7 +164,7 @@ func TestKeyFilter(t *testing.T) {
 			continue
 		}
 		absent++
-		if s.filter.mayContain(keyHash(fnvOffset, []byte(k))) {
+		if f.mayContain(keyHash(fnvOffset, []byte(k))) {
 			passed++
 		}
 	}
@@ -145,5 +173,70 @@ func TestKeyFilter(t *testing.T) {
 	}
 	if (keyFilter{}).mayContain(1) != true {
 		t.Error("empty filter rejects a key")
+	}
+}
+
+// TestHeadPrefixOrder checks that headPrefix never orders two keys
+// against bytes.Compare, and tells apart keys of name bytes that differ
+// in their first 10 bytes.
+func TestHeadPrefixOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	const nameBytes = "\x01-09_az"
+	var keys [][]byte
+	for range 3000 {
+		k := make([]byte, r.IntN(14))
+		for i := range k {
+			if r.IntN(10) == 0 {
+				k[i] = byte(r.IntN(256)) // a lookup key may hold anything
+			} else {
+				k[i] = nameBytes[r.IntN(len(nameBytes))]
+			}
+		}
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	for i := 1; i < len(keys); i++ {
+		a, b := keys[i-1], keys[i]
+		pa, pb := headPrefix(a), headPrefix(b)
+		if pa > pb {
+			t.Fatalf("headPrefix(%q) = %x > headPrefix(%q) = %x", a, pa, b, pb)
+		}
+		names := !bytes.ContainsFunc(a, func(c rune) bool { return !strings.ContainsRune(nameBytes, c) }) &&
+			!bytes.ContainsFunc(b, func(c rune) bool { return !strings.ContainsRune(nameBytes, c) })
+		if names && pa == pb && !bytes.Equal(a[:min(len(a), headChars)], b[:min(len(b), headChars)]) {
+			t.Fatalf("headPrefix ties %q and %q", a, b)
+		}
+	}
+}
+
+// TestChunkSort sorts chunks of keys that often tie in their first 10
+// bytes, with duplicates and several flags per key, against a comparison
+// sort.
+func TestChunkSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, n := range []int{1, 2, 31, 33, 200, 5000} {
+		var kr keyRuns
+		kr.chunkSize = 1 << 30
+		for range n {
+			name := "www.example" + strings.Repeat("x", r.IntN(3)) + ".com"
+			if r.IntN(2) == 0 {
+				name = fmt.Sprintf("h%d.%s", r.IntN(n), name)
+			}
+			addKey(&kr, name, uint8(r.IntN(3)))
+		}
+		want := slices.Clone(kr.recs)
+		slices.SortStableFunc(want, func(a, b chunkRec) int {
+			if c := bytes.Compare(kr.key(a.off), kr.key(b.off)); c != 0 {
+				return c
+			}
+			return int(kr.chunk[a.off+1]) - int(kr.chunk[b.off+1])
+		})
+		kr.sort()
+		for i := range want {
+			a, b := want[i], kr.recs[i]
+			if !bytes.Equal(kr.key(a.off), kr.key(b.off)) || kr.chunk[a.off+1] != kr.chunk[b.off+1] {
+				t.Fatalf("n=%d: entry %d is %q/%d, want %q/%d", n, i, kr.key(b.off), kr.chunk[b.off+1], kr.key(a.off), kr.chunk[a.off+1])
+			}
+		}
 	}
 }

@@ -38,12 +38,13 @@ const maxParallel = 4
 // built from them. Matcher is lock-free and may be called at any time;
 // SetSources, Load and Refresh run one at a time.
 //
-// Parsed lists are never held: every build parses the copies again (from
-// the disk cache, or from memory without DataDir) straight into a
-// matcherBuilder, so between refreshes only the Matcher and, without
-// DataDir, the raw bytes of the downloaded copies stay in memory. During a
-// build the builder's sorted runs of keys (about the size of a Matcher),
-// the new Matcher and the old one are alive at once; that is the peak.
+// Parsed lists are never held: a build parses copies again (from the disk
+// cache, or from memory without DataDir) straight into a builder, so
+// between refreshes only the Matcher and, without DataDir, the raw bytes of
+// the downloaded copies stay in memory. Load parses every copy; a later
+// build only the copies that changed, into a Matcher that shares the
+// unchanged part of the one in use (see build), so that a refresh holds
+// little more than the Matcher in use.
 type Store struct {
 	opt     StoreOptions
 	log     *slog.Logger
@@ -52,10 +53,11 @@ type Store struct {
 	cache   *diskCache    // nil without DataDir
 	backoff time.Duration // delay before the second attempt, doubled after each
 
-	mu      sync.Mutex // serialises SetSources, Load and Refresh; guards origins, loaded, dirty
+	mu      sync.Mutex // serialises SetSources, Load and Refresh; guards origins, loaded, dirty, built
 	origins map[string]*origin
-	loaded  bool // Load has run: SetSources builds at once
-	dirty   bool // the source set or a copy changed since the last build
+	loaded  bool          // Load has run: SetSources builds at once
+	dirty   bool          // the source set or a copy changed since the last build
+	built   []builtSource // what the last build took from each source, for the next one
 
 	// smu guards srcs and the status fields of sources and origins, so that
 	// Status answers while a refresh is running. Writers also hold mu.
@@ -160,7 +162,7 @@ func (s *Store) SetSources(ctx context.Context, src []Source) error {
 		return nil
 	}
 	s.updateAll(ctx, false)
-	if err := s.build(); err != nil {
+	if err := s.build(false); err != nil {
 		s.setSources(oldSrcs)
 		s.origins = oldOrigins
 		return err
@@ -179,7 +181,7 @@ func (s *Store) Load(ctx context.Context) {
 		s.cache.removeTemps()
 	}
 	s.updateAll(ctx, false)
-	if err := s.build(); err != nil {
+	if err := s.build(true); err != nil {
 		s.log.Error("cannot build blocklists", "err", err)
 	}
 	s.loaded = true
@@ -197,7 +199,7 @@ func (s *Store) Refresh(ctx context.Context) error {
 		return err // copies that changed are picked up by the next build (dirty)
 	}
 	if s.dirty {
-		if err := s.build(); err != nil {
+		if err := s.build(false); err != nil {
 			errs = append(errs, err)
 		}
 	}

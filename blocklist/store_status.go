@@ -1,10 +1,7 @@
 package blocklist
 
 import (
-	"errors"
-	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"time"
 )
@@ -112,79 +109,3 @@ func (f *lineFinder) addRule(name []byte, kind Kind, allow, _ bool, line int) {
 }
 
 func (f *lineFinder) restart() { f.line = 0 }
-
-// build parses the copy in use of every source into a new Matcher and swaps
-// it in. Each copy is streamed into the builder: no parsed list exists at
-// any time. A source without a copy still adds its category, so that
-// category masks do not depend on which downloads have succeeded.
-func (s *Store) build() error {
-	start := s.now()
-	srcs := s.sources()
-	type stat struct {
-		rules   int
-		skipped map[string]int
-		err     string
-	}
-	stats := make([]stat, len(srcs))
-	refs := make([]lineRef, 0, len(srcs))
-	b := newMatcherBuilder()
-	for i, src := range srcs {
-		if err := b.source(src.Category, src.name); err != nil {
-			return fmt.Errorf("build matcher: %w", err)
-		}
-		open, err := s.opener(src)
-		var res parseResult
-		if err == nil {
-			res, err = parseCopyInto(open, src.parseOptions(), s.opt.MaxBytes, false, builderSink{b})
-		}
-		if err != nil {
-			b.abort()
-			res = parseResult{}
-		}
-		if err != nil && !errors.Is(err, errNoCopy) {
-			stats[i].err = err.Error()
-			s.log.Warn("cannot parse list copy", "source", src.name, "err", err)
-			if o := src.o; o != nil && errors.Is(err, fs.ErrNotExist) {
-				// The cached copy was deleted: forget its validators, or
-				// every refresh would get a 304 for a copy we lack.
-				s.smu.Lock()
-				o.has, o.meta = false, cacheMeta{}
-				s.smu.Unlock()
-			}
-		}
-		b.addPatterns(res.patterns)
-		stats[i].rules, stats[i].skipped = res.stats.Kept, res.stats.Skipped
-		if open != nil {
-			refs = append(refs, lineRef{name: src.name, opt: src.parseOptions(), open: open})
-		}
-	}
-	m := b.finish()
-	s.cur.Store(&snapshot{m: m, refs: refs})
-	s.dirty = false
-	s.smu.Lock()
-	for i, src := range srcs {
-		src.rules, src.skipped, src.err = stats[i].rules, stats[i].skipped, stats[i].err
-	}
-	s.smu.Unlock()
-	s.log.Info("blocklists built", "names", m.Len(), "sources", len(srcs), "took", s.now().Sub(start).Round(time.Millisecond))
-	return nil
-}
-
-// builderSink feeds a copy's rules to the builder; a restart drops what the
-// current source added so far.
-type builderSink struct{ *matcherBuilder }
-
-func (b builderSink) restart() { b.abort() }
-
-// opener returns how to read the copy in use of src.
-func (s *Store) opener(src *source) (func() (io.ReadCloser, error), error) {
-	switch src.kind() {
-	case SourceBuiltin:
-		name := src.Builtin
-		return func() (io.ReadCloser, error) { return openBuiltin(name) }, nil
-	case SourceInline:
-		entries := src.Inline
-		return func() (io.ReadCloser, error) { return io.NopCloser(inlineReader(entries)), nil }, nil
-	}
-	return s.openCopy(src.o)
-}
