@@ -263,3 +263,38 @@ func BenchmarkFastPathUDP(b *testing.B) {
 		ask()
 	}
 }
+
+// TestFastPathWildcard serves a wildcard address and asks through two
+// loopback addresses (and ::1 where there is one) from connected sockets,
+// which take only datagrams from the address they asked: every answer,
+// handed off or replayed, must leave from the address its query came to.
+func TestFastPathWildcard(t *testing.T) {
+	if !batchSupported {
+		t.Skip("batched UDP needs Linux")
+	}
+	cases := []struct{ listen, ask string }{
+		{"0.0.0.0:0", "127.0.0.1"},
+		{"0.0.0.0:0", "127.0.0.2"},
+	}
+	if c, err := net.ListenPacket("udp6", "[::1]:0"); err == nil {
+		c.Close()
+		cases = append(cases, struct{ listen, ask string }{"[::]:0", "::1"}, struct{ listen, ask string }{"[::]:0", "127.0.0.3"})
+	}
+	for _, tc := range cases {
+		t.Run(tc.listen+" via "+tc.ask, func(t *testing.T) {
+			s := startTLS(t, Options{Listen: []string{tc.listen}, Resolver: newTableChain(t), BatchUDP: true,
+				Subject: func(netip.Addr) (string, uint64) { return "all", 1 }}, nil)
+			_, port, _ := net.SplitHostPort(s.Addrs()[0].String())
+			addr := net.JoinHostPort(tc.ask, port)
+			c := &dns.Client{Timeout: clientDeadline}
+			for i := range 4 {
+				r, _, err := c.Exchange(query("example.com.", dns.TypeA), addr)
+				if err != nil {
+					t.Fatalf("query %d to %s: %v", i+1, addr, err)
+				}
+				checkA(t, r, "192.0.2.1", "192.0.2.2")
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+}

@@ -79,22 +79,3 @@ func udpOOBSize() int {
 		len(ipv6.NewControlMessage(ipv6.FlagDst|ipv6.FlagInterface)))
 }
 
-// correctSource turns the control message of a query into that of its
-// answer: its source is the query's destination (miekg/dns does the same).
-func correctSource(oob []byte) []byte {
-	var dst net.IP
-	cm6 := new(ipv6.ControlMessage)
-	if cm6.Parse(oob) == nil && cm6.Dst != nil {
-		dst = cm6.Dst
-	} else if cm4 := new(ipv4.ControlMessage); cm4.Parse(oob) == nil && cm4.Dst != nil {
-		dst = cm4.Dst
-	}
-	switch {
-	case dst == nil:
-		return nil
-	case dst.To4() == nil:
-		return (&ipv6.ControlMessage{Src: dst}).Marshal()
-	default:
-		return (&ipv4.ControlMessage{Src: dst}).Marshal()
-	}
-}
