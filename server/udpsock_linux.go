@@ -78,4 +78,3 @@ func udpOOBSize() int {
 	return max(len(ipv4.NewControlMessage(ipv4.FlagDst|ipv4.FlagInterface)),
 		len(ipv6.NewControlMessage(ipv6.FlagDst|ipv6.FlagInterface)))
 }
-
