@@ -37,8 +37,14 @@ func randomRules(r *rand.Rand, n, origins int) []builderRule {
 // buildRules feeds rules to a builder with the given chunk size, source by
 // source (origin o is category "c<o>", source "s<o>").
 func buildRules(rules []builderRule, origins, chunkSize int) *Matcher {
+	return buildWith(rules, origins, func(b *matcherBuilder) { b.keys.chunkSize = chunkSize })
+}
+
+// buildWith builds rules as buildRules does, with set changing the builder
+// first.
+func buildWith(rules []builderRule, origins int, set func(b *matcherBuilder)) *Matcher {
 	b := newMatcherBuilder()
-	b.keys.chunkSize = chunkSize
+	set(b)
 	for o := range origins {
 		if err := b.source(fmt.Sprintf("c%d", o), fmt.Sprintf("s%d", o)); err != nil {
 			panic(err)

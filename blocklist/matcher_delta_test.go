@@ -183,19 +183,7 @@ func overLen(m *Matcher) int {
 
 // buildRulesLimit is buildRules with segments of at most limit bytes.
 func buildRulesLimit(rules []builderRule, origins, limit int) *Matcher {
-	b := newMatcherBuilder()
-	b.segBytes = limit
-	for o := range origins {
-		if err := b.source(fmt.Sprintf("c%d", o), fmt.Sprintf("s%d", o)); err != nil {
-			panic(err)
-		}
-		for _, r := range rules {
-			if r.origin == o {
-				b.addRule([]byte(r.name), Kind(r.flags&factKind), r.flags&factAllow != 0, r.flags&factImportant != 0, 0)
-			}
-		}
-	}
-	return b.finish()
+	return buildWith(rules, origins, func(b *matcherBuilder) { b.segBytes = limit })
 }
 
 // TestDeltaAbort drops a source half-way through its rules.

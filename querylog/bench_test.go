@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/havendns/haven/internal/dnstest"
 )
 
 // benchEntry is a typical row: the strings a real query carries.
@@ -146,7 +148,7 @@ func benchWriter(b *testing.B, opt Options, es []Entry, step time.Duration, unit
 	l := openTest(b, opt)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0, cpuOK := processCPU()
+	cpu0, cpuOK := dnstest.ProcessCPU()
 	// Not b.Loop: the timer must run until the last row is written.
 	for n := range b.N {
 		e := es[n%len(es)]
@@ -157,7 +159,7 @@ func benchWriter(b *testing.B, opt Options, es []Entry, step time.Duration, unit
 	}
 	flush(b, l)
 	b.StopTimer()
-	if cpu1, _ := processCPU(); cpuOK {
+	if cpu1, _ := dnstest.ProcessCPU(); cpuOK {
 		b.ReportMetric(float64(cpu1-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/"+unit)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), units+"/s")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/resolver"
 	"github.com/miekg/dns"
 )
@@ -22,8 +23,8 @@ type fastRig struct {
 	valid   atomic.Int64 // Trace.Valid the chain reports, ns
 	version atomic.Uint64
 	subject atomic.Value // string
+	clk     *dnstest.Clock
 	mu      sync.Mutex
-	now     time.Time
 	obs     []resolver.Query
 }
 
@@ -32,7 +33,7 @@ func newFastRig(t *testing.T) *fastRig {
 	if !batchSupported {
 		t.Skip("batched UDP needs Linux")
 	}
-	r := &fastRig{chain: newTableChain(t), now: time.Date(2026, 11, 27, 20, 0, 0, 0, time.UTC)}
+	r := &fastRig{chain: newTableChain(t), clk: dnstest.NewClock(time.Date(2026, 11, 27, 20, 0, 0, 0, time.UTC))}
 	r.subject.Store("kids")
 	chain := resolver.Func(func(ctx context.Context, q *resolver.Query) (*dns.Msg, error) {
 		q.Trace.Profile = "kids"
@@ -44,7 +45,7 @@ func newFastRig(t *testing.T) *fastRig {
 	s := startTLS(t, Options{
 		Listen: []string{"127.0.0.1:0"}, Resolver: chain, BatchUDP: true,
 		Subject: func(netip.Addr) (string, uint64) { return r.subject.Load().(string), r.version.Load() },
-		Now:     r.clock,
+		Now:     r.clk.Now,
 		Observe: func(q *resolver.Query, rcode int, d time.Duration) {
 			r.mu.Lock()
 			r.obs = append(r.obs, *q)
@@ -53,18 +54,6 @@ func newFastRig(t *testing.T) *fastRig {
 	}, nil)
 	r.addr = s.Addrs()[0].String()
 	return r
-}
-
-func (r *fastRig) clock() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.now
-}
-
-func (r *fastRig) advance(d time.Duration) {
-	r.mu.Lock()
-	r.now = r.now.Add(d)
-	r.mu.Unlock()
 }
 
 // ask sends m and returns the answer.
@@ -105,7 +94,7 @@ func TestFastPathReplays(t *testing.T) {
 	if n := r.asked(); n != 2 {
 		t.Fatalf("chain asked %d times, want 2", n)
 	}
-	r.advance(5 * time.Second)
+	r.clk.Advance(5 * time.Second)
 	m := query("ExAmPle.COM.", dns.TypeA)
 	m.Id = 4321
 	second := r.ask(t, m)
@@ -129,7 +118,7 @@ func TestFastPathReplays(t *testing.T) {
 		t.Errorf("observed %d; last %+v %q", n, last.Trace, last.Name())
 	}
 	// At the first TTL's end the chain is asked again.
-	r.advance(55 * time.Second)
+	r.clk.Advance(55 * time.Second)
 	r.ask(t, query("example.com.", dns.TypeA))
 	if n := r.asked(); n != 3 {
 		t.Errorf("expired answer replayed (chain asked %d times, want 3)", n)
@@ -166,7 +155,7 @@ func TestFastPathKeys(t *testing.T) {
 		{"no subject", query("example.com.", dns.TypeA), query("example.com.", dns.TypeA),
 			func(r *fastRig) { r.subject.Store("") }, 1},
 		{"decision ends", query("example.com.", dns.TypeA), query("example.com.", dns.TypeA),
-			func(r *fastRig) { r.advance(10 * time.Second) }, 1},
+			func(r *fastRig) { r.clk.Advance(10 * time.Second) }, 1},
 		{"ANY not fast", query("example.com.", dns.TypeANY), query("example.com.", dns.TypeANY), nil, 0},
 	}
 	for _, tc := range tests {

@@ -54,9 +54,21 @@ func serveResponder(name string, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	return serveUntilSignal(stdout, func() (listener, error) { return nullresp.Listen(*listen, h) })
+}
+
+// listener is a running responder: nullresp's and plainfwd's servers.
+type listener interface {
+	Addr() string
+	Shutdown(ctx context.Context) error
+}
+
+// serveUntilSignal starts a responder, prints "listening ADDR" as the first
+// line of stdout, and shuts it down on SIGINT or SIGTERM.
+func serveUntilSignal(stdout io.Writer, start func() (listener, error)) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := nullresp.Listen(*listen, h)
+	srv, err := start()
 	if err != nil {
 		return err
 	}
@@ -98,18 +110,14 @@ func serveForwarder(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	srv, err := plainfwd.Listen(*listen, f)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	fmt.Fprintf(stdout, "listening %s\n", srv.Addr())
-	<-ctx.Done()
-	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return srv.Shutdown(shut)
+	return serveUntilSignal(stdout, func() (listener, error) {
+		srv, err := plainfwd.Listen(*listen, f)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return srv, nil
+	})
 }
 
 // checkLoopback refuses any address but a loopback one: the benchmark

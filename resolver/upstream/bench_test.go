@@ -133,9 +133,9 @@ func BenchmarkForwarderUDP(b *testing.B) {
 // time per operation of this whole process.
 func measureCPU(b *testing.B, loop func()) {
 	b.ReportAllocs()
-	before, ok := processCPU()
+	before, ok := dnstest.ProcessCPU()
 	loop()
-	after, _ := processCPU()
+	after, _ := dnstest.ProcessCPU()
 	if ok && b.N > 0 {
 		b.ReportMetric(float64(after-before)/float64(b.N), "cpu-ns/op")
 	}
