@@ -11,9 +11,10 @@ import (
 )
 
 // What the batched UDP listener (udpbatch_linux.go) shares with the rest:
-// it reads packets itself, so it checks them with accept, as DoT and DoH
-// do, and answers them through admit, the in-flight limiter and answer,
-// truncated as ServeDNS truncates, so that both UDP paths behave alike.
+// it reads packets itself, so it checks them with acceptUDP, and answers
+// them through check (the guard), the in-flight limiter and answer,
+// truncated as ServeDNS truncates, so that both UDP paths behave alike;
+// and what its fast path keeps of an answer to replay it.
 
 // acceptUDP is accept as miekg/dns's serveDNS does it for UDP, to the
 // byte: a query whose records fail to parse after its header passed gets a
