@@ -287,3 +287,48 @@ func TestFastPathWildcard(t *testing.T) {
 		})
 	}
 }
+
+// TestFastPathAllocs checks that a replayed answer allocates nothing, on
+// the whole server path (socket to socket, Observe included): the client
+// sends prebuilt bytes and reads into one buffer, so every allocation the
+// process makes is the server's.
+func TestFastPathAllocs(t *testing.T) {
+	if !batchSupported {
+		t.Skip("batched UDP needs Linux")
+	}
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	var observed atomic.Int64
+	s := startTLS(t, Options{Listen: []string{"127.0.0.1:0"}, Resolver: newTableChain(t), BatchUDP: true,
+		Subject: func(netip.Addr) (string, uint64) { return "kids", 1 },
+		Observe: func(q *resolver.Query, rcode int, d time.Duration) { observed.Add(1) }}, nil)
+	c, err := net.Dial("udp", s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := query("example.com.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	w, _ := m.Pack()
+	buf := make([]byte, 2048)
+	ask := func() {
+		if _, err := c.Write(w); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(clientDeadline))
+		if _, err := c.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ask()
+	ask()
+	time.Sleep(20 * time.Millisecond) // the second answer is kept after it is sent
+	before := observed.Load()
+	if n := testing.AllocsPerRun(500, ask); n > 0.05 {
+		t.Errorf("%.2f allocations per replayed answer, want 0", n)
+	}
+	if got := observed.Load() - before; got < 500 {
+		t.Errorf("%d replays observed, want at least 500", got)
+	}
+}
