@@ -83,7 +83,7 @@ func New[M any](size int) *Cache[M] {
 		n <<= 1
 	}
 	return &Cache[M]{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[entry[M]], n), mask: uint64(n - 1),
-		epoch: time.Now(), door: newDoorkeeper(8 * n)}
+		epoch: time.Now(), door: newDoorkeeper(16 * n)}
 }
 
 // Len returns the number of slots.
