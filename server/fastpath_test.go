@@ -212,40 +212,51 @@ func equalU32(a, b []uint32) bool {
 	return true
 }
 
-// BenchmarkFastPathUDP is one replayed answer over loopback, client
-// included: the server's share of the allocations must be none.
-func BenchmarkFastPathUDP(b *testing.B) {
+// replayAsker starts a batched UDP server with the fast path and returns
+// a function that asks it one query (prebuilt bytes, one read buffer: the
+// client allocates nothing) and the count of answers observed. The query
+// has been asked twice already, so its answer is kept and each ask is a
+// replay.
+func replayAsker(tb testing.TB) (ask func(), observed *atomic.Int64) {
+	tb.Helper()
 	if !batchSupported {
-		b.Skip("batched UDP needs Linux")
+		tb.Skip("batched UDP needs Linux")
 	}
-	var observed atomic.Int64
-	s := startTLS(b, Options{Listen: []string{"127.0.0.1:0"}, Resolver: newTableChain(b), BatchUDP: true,
+	observed = new(atomic.Int64)
+	s := startTLS(tb, Options{Listen: []string{"127.0.0.1:0"}, Resolver: newTableChain(tb), BatchUDP: true,
 		Subject: func(netip.Addr) (string, uint64) { return "kids", 1 },
-		Observe: func(q *resolver.Query, rcode int, d time.Duration) {
-			if q.Client.IsValid() && q.Trace.Profile == "" {
-				observed.Add(1)
-			}
-		}}, nil)
+		Observe: func(q *resolver.Query, rcode int, d time.Duration) { observed.Add(1) }}, nil)
 	c, err := net.Dial("udp", s.Addrs()[0].String())
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer c.Close()
+	tb.Cleanup(func() { c.Close() })
 	m := query("example.com.", dns.TypeA)
 	m.SetEdns0(1232, false)
-	w, _ := m.Pack()
+	w, err := m.Pack()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	buf := make([]byte, 2048)
-	ask := func() {
+	ask = func() {
 		if _, err := c.Write(w); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
+		c.SetReadDeadline(time.Now().Add(clientDeadline))
 		if _, err := c.Read(buf); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	ask()
-	ask() // kept the second time
-	time.Sleep(20 * time.Millisecond)
+	ask()
+	time.Sleep(20 * time.Millisecond) // the second answer is kept after it is sent
+	return ask, observed
+}
+
+// BenchmarkFastPathUDP is one replayed answer over loopback, client
+// included: the server's share of the allocations must be none.
+func BenchmarkFastPathUDP(b *testing.B) {
+	ask, _ := replayAsker(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -293,37 +304,10 @@ func TestFastPathWildcard(t *testing.T) {
 // sends prebuilt bytes and reads into one buffer, so every allocation the
 // process makes is the server's.
 func TestFastPathAllocs(t *testing.T) {
-	if !batchSupported {
-		t.Skip("batched UDP needs Linux")
-	}
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	var observed atomic.Int64
-	s := startTLS(t, Options{Listen: []string{"127.0.0.1:0"}, Resolver: newTableChain(t), BatchUDP: true,
-		Subject: func(netip.Addr) (string, uint64) { return "kids", 1 },
-		Observe: func(q *resolver.Query, rcode int, d time.Duration) { observed.Add(1) }}, nil)
-	c, err := net.Dial("udp", s.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	m := query("example.com.", dns.TypeA)
-	m.SetEdns0(1232, false)
-	w, _ := m.Pack()
-	buf := make([]byte, 2048)
-	ask := func() {
-		if _, err := c.Write(w); err != nil {
-			t.Fatal(err)
-		}
-		c.SetReadDeadline(time.Now().Add(clientDeadline))
-		if _, err := c.Read(buf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ask()
-	ask()
-	time.Sleep(20 * time.Millisecond) // the second answer is kept after it is sent
+	ask, observed := replayAsker(t)
 	before := observed.Load()
 	if n := testing.AllocsPerRun(500, ask); n > 0.05 {
 		t.Errorf("%.2f allocations per replayed answer, want 0", n)
