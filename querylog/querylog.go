@@ -224,8 +224,9 @@ func (l *Log) Flush(ctx context.Context) error {
 	for {
 		l.mu.Lock()
 		progress, healthy, lastErr := l.progress, l.healthy, l.lastErr
+		processed := l.processed.Load()
 		l.mu.Unlock()
-		if l.processed.Load() >= target {
+		if processed >= target {
 			if !healthy {
 				return fmt.Errorf("querylog: degraded: %s", lastErr)
 			}

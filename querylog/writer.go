@@ -158,18 +158,11 @@ func (l *Log) account(n, rows int, err error) {
 	} else {
 		l.dropped.Add(uint64(n))
 	}
-	l.processed.Add(uint64(n))
-
+	// Only this goroutine changes healthy. The transition is logged before
+	// Flush is woken, so a caller that sees Flush return also sees the line.
 	l.mu.Lock()
-	close(l.progress)
-	l.progress = make(chan struct{})
 	was := l.healthy
-	l.healthy = err == nil
-	if err != nil {
-		l.lastErr = err.Error()
-	}
 	l.mu.Unlock()
-
 	switch {
 	case err != nil && was:
 		l.opt.Logger.Warn("query log degraded: writes failing, entries are being dropped",
@@ -178,4 +171,14 @@ func (l *Log) account(n, rows int, err error) {
 		l.opt.Logger.Info("query log recovered: writes succeed again",
 			"path", l.opt.Path, "dropped", l.dropped.Load())
 	}
+
+	l.mu.Lock()
+	l.healthy = err == nil
+	if err != nil {
+		l.lastErr = err.Error()
+	}
+	l.processed.Add(uint64(n)) // with healthy, so Flush sees both or neither
+	close(l.progress)
+	l.progress = make(chan struct{})
+	l.mu.Unlock()
 }
