@@ -23,6 +23,7 @@ type fastRig struct {
 	valid   atomic.Int64 // Trace.Valid the chain reports, ns
 	version atomic.Uint64
 	subject atomic.Value // string
+	hit     atomic.Bool  // the chain reports a response-cache hit
 	clk     *dnstest.Clock
 	mu      sync.Mutex
 	obs     []resolver.Query
@@ -39,6 +40,9 @@ func newFastRig(t *testing.T) *fastRig {
 		q.Trace.Profile = "kids"
 		q.Trace.Cache = resolver.CacheMiss
 		q.Trace.Upstream = "udp://192.0.2.53:53"
+		if r.hit.Load() {
+			q.Trace.Cache, q.Trace.Upstream = resolver.CacheHit, ""
+		}
 		q.Trace.Valid = time.Duration(r.valid.Load())
 		return r.chain.Resolve(ctx, q)
 	})
@@ -122,6 +126,29 @@ func TestFastPathReplays(t *testing.T) {
 	r.ask(t, query("example.com.", dns.TypeA))
 	if n := r.asked(); n != 3 {
 		t.Errorf("expired answer replayed (chain asked %d times, want 3)", n)
+	}
+}
+
+// TestFastPathSeen: an answer out of the response cache is of a name asked
+// before, so the fast path keeps it at first sight; a fetched one waits
+// for the second.
+func TestFastPathSeen(t *testing.T) {
+	r := newFastRig(t)
+	r.hit.Store(true)
+	for range 3 {
+		r.ask(t, query("cached.example.", dns.TypeA))
+		time.Sleep(10 * time.Millisecond) // the answer is kept after it is sent
+	}
+	if n := r.asked(); n != 1 {
+		t.Errorf("a cache hit went to the chain %d times, want once", n)
+	}
+	r.hit.Store(false)
+	for range 3 {
+		r.ask(t, query("fetched.example.", dns.TypeA))
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := r.asked(); n != 3 {
+		t.Errorf("chain asked %d times in all, want 3 (1 + 2 for the fetched name)", n)
 	}
 }
 

@@ -76,13 +76,16 @@ func (h *handler) keep(k *wirecache.Key, wire []byte, q *resolver.Query, rcode i
 		(rcode != dns.RcodeSuccess && rcode != dns.RcodeNameError) {
 		return
 	}
+	// An answer out of the response cache is a name asked before: it need
+	// not wait for a second sight to be replayed.
+	seen := t.Cache == resolver.CacheHit
 	// A replay comes from no upstream, out of a cache.
 	t.Upstream, t.Valid = "", 0
 	if t.Cache == resolver.CacheMiss {
 		t.Cache = resolver.CacheHit
 	}
 	m := fastMeta{trace: h.traces.intern(t), qtype: q.Msg.Question[0].Qtype, rcode: uint16(rcode)}
-	h.fast.Store(k, wire, m, now, q.Trace.Valid)
+	h.fast.Store(k, wire, m, now, q.Trace.Valid, seen)
 }
 
 // traces interns the traces the fast path keeps: most answers of a

@@ -120,7 +120,7 @@ func (h *Haven) newServer(cfg *config.Config) (*server.Server, error) {
 		Refused:     h.refused,
 		BatchUDP:    cfg.UDPBatch,
 		Subject:     h.subject,
-		FastAnswers: min(2*cfg.Cache.Size, 1<<18),
+		FastAnswers: min(4*cfg.Cache.Size, 1<<19),
 		Now:         h.opt.Now,
 	}
 	if len(cfg.TLS.Listen) > 0 || len(cfg.HTTPS.Listen) > 0 {

@@ -137,16 +137,17 @@ func (c *Cache[M]) Answer(dst []byte, k *Key, id uint16, asked []byte, now time.
 }
 
 // Store keeps wire, an answer sent at now to a query for k, with meta, for
-// at most valid (0 = as long as its TTLs allow). It keeps nothing, and
-// reports false, the first time it is offered a key (lately): most names
-// asked once are never asked again, and would only push out those that
-// are. It keeps nothing either for an answer that cannot be replayed
+// at most valid (0 = as long as its TTLs allow). Unless seen (the caller
+// knows the key was asked before: its answer came out of a cache), it
+// keeps nothing, and reports false, the first time it is offered a key
+// (lately): most names asked once are never asked again, and would only
+// push out those that are. It keeps nothing either for an answer that cannot be replayed
 // safely: truncated, malformed, without records, or with a zero TTL; and
 // for a name with other characters than lower-case letters, digits, '-'
 // and '_'.
-func (c *Cache[M]) Store(k *Key, wire []byte, meta M, now time.Time, valid time.Duration) bool {
+func (c *Cache[M]) Store(k *Key, wire []byte, meta M, now time.Time, valid time.Duration, seen bool) bool {
 	h := c.hash(k)
-	if !c.door.admit(h) {
+	if !c.door.admit(h) && !seen {
 		return false
 	}
 	ttls, minTTL, ok := ttlOffsets(wire, len(k.Name))

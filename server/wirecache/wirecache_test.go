@@ -37,8 +37,8 @@ func answer(tb testing.TB, name string, ttls ...uint32) []byte {
 
 // keep offers an answer twice, as the doorkeeper wants before it stores.
 func keep[M any](c *Cache[M], k *Key, wire []byte, meta M, now time.Time, valid time.Duration) bool {
-	c.Store(k, wire, meta, now, valid)
-	return c.Store(k, wire, meta, now, valid)
+	c.Store(k, wire, meta, now, valid, false)
+	return c.Store(k, wire, meta, now, valid, false)
 }
 
 func wireName(tb testing.TB, name string) []byte {
@@ -162,19 +162,19 @@ func TestDoorkeeper(t *testing.T) {
 	k := key(t, "kids", 1, "example.com.")
 	wire := answer(t, "example.com.", 300)
 	dst := make([]byte, 1232)
-	if c.Store(k, wire, 0, t0, 0) {
+	if c.Store(k, wire, 0, t0, 0, false) {
 		t.Fatal("stored at first sight")
 	}
 	if _, _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); ok {
 		t.Fatal("replayed an answer not stored")
 	}
-	if !c.Store(k, wire, 0, t0, 0) {
+	if !c.Store(k, wire, 0, t0, 0, false) {
 		t.Fatal("not stored at second sight")
 	}
 	if _, _, _, ok := c.Answer(dst, k, 1, k.Name, t0, 1232); !ok {
 		t.Fatal("not replayed")
 	}
-	// Once a quarter of its bits are set, the doorkeeper forgets: the key
+	// Once a sixteenth of its bits are set, the doorkeeper forgets: the key
 	// must be seen twice again.
 	for i := uint64(0); ; i++ {
 		c.door.admit(i << 32)
@@ -186,8 +186,16 @@ func TestDoorkeeper(t *testing.T) {
 		}
 	}
 	k2 := key(t, "kids", 2, "example.com.")
-	if c.Store(k2, wire, 0, t0, 0) {
+	if c.Store(k2, wire, 0, t0, 0, false) {
 		t.Error("stored at first sight after the wipe")
+	}
+	// An answer known to have been asked before gets in at first sight.
+	k3 := key(t, "kids", 3, "example.com.")
+	if !c.Store(k3, wire, 0, t0, 0, true) {
+		t.Fatal("a seen answer not stored at first sight")
+	}
+	if _, _, _, ok := c.Answer(dst, k3, 1, k3.Name, t0, 1232); !ok {
+		t.Error("a seen answer not replayed")
 	}
 }
 
