@@ -206,18 +206,29 @@ func (c *Cache) store(k key, m *dns.Msg) {
 	c.normalise(m)
 	compress := m.Compress
 	m.Compress = true // smaller entries; only unpack reads them
-	packed, err := m.Pack()
+	bp := packBufs.Get().(*[]byte)
+	packed, err := m.PackBuffer(*bp)
 	m.Compress = compress
 	if err != nil {
+		packBufs.Put(bp)
 		c.dropDead(k)
 		return
 	}
+	// Pack would keep a buffer of the uncompressed length: a third more
+	// than the entry needs, for as long as it lives.
+	packed = append(make([]byte, 0, len(packed)), packed...)
+	packBufs.Put(bp)
 	now := c.now()
 	e := &entry{packed: packed, stored: now, expires: now.Add(time.Duration(ttl) * time.Second)}
 	if c.lru.Add(k, e) {
 		c.evictions.Add(1)
 	}
 }
+
+// packBufs hold the scratch buffers answers are packed into before they
+// are copied into entries of their exact size. PackBuffer takes a larger
+// buffer of its own when an answer does not fit; that one is not kept.
+var packBufs = sync.Pool{New: func() any { b := make([]byte, 1024); return &b }}
 
 // dropDead removes the entry for k if it can no longer be served, even
 // stale. Only the leader of a flight for k calls it, so it cannot race with

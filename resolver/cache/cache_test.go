@@ -368,3 +368,23 @@ func TestNextContractBroken(t *testing.T) {
 		t.Errorf("Resolve error %v, want %v", err, errNoAnswer)
 	}
 }
+
+// TestEntrySize: an entry keeps its answer compressed, in a buffer of its
+// exact size, not one of the uncompressed length.
+func TestEntrySize(t *testing.T) {
+	c, _, _ := newCache(Options{}, aRecord(300))
+	q := query("www.example.org.", dns.TypeA)
+	m := ask(t, c, q)
+	e, ok := c.lru.Peek(keyOf(q.Msg))
+	if !ok {
+		t.Fatal("not cached")
+	}
+	m.Compress = false
+	plain, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(e.packed) != len(e.packed) || len(e.packed) >= len(plain) {
+		t.Errorf("entry %d bytes in %d, want exact and under the uncompressed %d", len(e.packed), cap(e.packed), len(plain))
+	}
+}

@@ -162,14 +162,14 @@ func (c *Cache[M]) Store(k *Key, wire []byte, meta M, now time.Time, valid time.
 	if valid > 0 && valid < life {
 		life = valid
 	}
-	buf := make([]byte, 0, len(wire)+len(name)+2*len(ttls))
-	buf = append(buf, wire...)
+	e := newEntry[M](len(wire) + len(name) + 2*len(ttls))
+	buf := append(e.buf[:0], wire...)
 	buf = append(buf, name...)
 	for _, off := range ttls {
 		buf = append(buf, byte(off>>8), byte(off))
 	}
 	t := now.Sub(c.epoch)
-	e := &entry[M]{
+	*e = entry[M]{
 		hash: h, subject: k.Subject, version: k.Version,
 		buf: buf, wireLen: uint16(len(wire)), nameLen: uint8(len(name)), qtype: k.Type, flags: k.Flags,
 		stored: t, expires: t + life, meta: meta,

@@ -279,3 +279,21 @@ func BenchmarkAnswer(b *testing.B) {
 		}
 	}
 }
+
+// TestNewEntry: every length gets a buffer of exactly that length that
+// overwrites nothing of its entry, inline or not.
+func TestNewEntry(t *testing.T) {
+	for n := 1; n <= 600; n++ {
+		e := newEntry[[2]uint64](n)
+		e.hash, e.meta = 0x1234, [2]uint64{5, 6}
+		if len(e.buf) != n || cap(e.buf) != n {
+			t.Fatalf("n %d: len %d cap %d", n, len(e.buf), cap(e.buf))
+		}
+		for i := range e.buf {
+			e.buf[i] = 0xff
+		}
+		if e.hash != 0x1234 || e.meta != [2]uint64{5, 6} {
+			t.Fatalf("n %d: the buffer overlaps its entry", n)
+		}
+	}
+}
