@@ -109,7 +109,10 @@ func (ts *traces) intern(t resolver.Trace) *resolver.Trace {
 	if ts.m == nil || len(ts.m) >= maxTraces {
 		ts.m = make(map[resolver.Trace]*resolver.Trace)
 	}
-	p := &t
+	// A copy, not &t: t would then live on the heap, one allocation per
+	// call, found or not.
+	p := new(resolver.Trace)
+	*p = t
 	ts.m[t] = p
 	return p
 }
