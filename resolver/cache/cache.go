@@ -214,8 +214,8 @@ func (c *Cache) store(k key, m *dns.Msg) {
 		c.dropDead(k)
 		return
 	}
-	// Pack would keep a buffer of the uncompressed length: a third more
-	// than the entry needs, for as long as it lives.
+	// Pack would leave the entry a buffer of the uncompressed length, for
+	// as long as it lives.
 	packed = append(make([]byte, 0, len(packed)), packed...)
 	packBufs.Put(bp)
 	now := c.now()
