@@ -175,6 +175,28 @@ func TestGroupRespectsCallerDeadline(t *testing.T) {
 	}
 }
 
+// TestGroupTimeoutBoundsMembers: the group's time bounds an upstream whose
+// own timeout is longer, for every kind of upstream (UDP is given the
+// deadline as a value, the others a context).
+func TestGroupTimeoutBoundsMembers(t *testing.T) {
+	for _, proto := range []string{"udp", "tcp"} {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			hole := dnstest.NewUpstream(t, dnstest.DropHandler())
+			const timeout = 200 * time.Millisecond
+			g := NewGroup([]Upstream{client(t, hole, proto, time.Minute)}, GroupOptions{Timeout: timeout})
+			start := time.Now()
+			_, err := g.Exchange(context.Background(), query("example.com.", dns.TypeA))
+			if elapsed := time.Since(start); elapsed > timeout+5*time.Second {
+				t.Fatalf("took %v with a group timeout of %v", elapsed, timeout) // loose: loaded machines
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error %v, want a deadline", err)
+			}
+		})
+	}
+}
+
 func TestGroupCancelIsNoFailure(t *testing.T) {
 	t.Parallel()
 	received := make(chan struct{}, 1)

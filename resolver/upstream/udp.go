@@ -46,7 +46,16 @@ func (u *udpUpstream) Close() error {
 }
 
 func (u *udpUpstream) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	return u.exchangeBy(ctx, m, time.Time{})
+}
+
+// exchangeBy is Exchange within the upstream's timeout and, if not zero,
+// by (a Group's share of its time): deadliner.
+func (u *udpUpstream) exchangeBy(ctx context.Context, m *dns.Msg, by time.Time) (*dns.Msg, error) {
 	deadline := time.Now().Add(u.timeout)
+	if !by.IsZero() && by.Before(deadline) {
+		deadline = by
+	}
 	r, err := u.exchange(ctx, m, deadline)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", u.name, err)
