@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -171,7 +172,7 @@ func TestParseBad(t *testing.T) {
 			if !errors.As(err, &es) {
 				t.Fatalf("error %T %q is not Errors", err, err)
 			}
-			if got := strings.Split(err.Error(), "\n"); !equal(got, tt.want) {
+			if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, tt.want) {
 				t.Errorf("errors:\n got %q\nwant %q", got, tt.want)
 			}
 		})
@@ -196,16 +197,4 @@ func aliasBomb() string {
 		fmt.Fprintf(&b, "  c%d: *s\n", i)
 	}
 	return b.String()
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

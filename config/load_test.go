@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,7 +229,7 @@ func TestParseManyErrors(t *testing.T) {
 		`testdata/many-errors.yaml:11: log.level: unknown level "loud" (want debug, info, warn or error)`,
 		`testdata/many-errors.yaml:12: refresh: 10s is too often (at least 1m, or 0 for never)`,
 	}
-	if got := strings.Split(err.Error(), "\n"); !equal(got, want) {
+	if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, want) {
 		t.Errorf("errors:\n got %q\nwant %q", got, want)
 	}
 	for i, e := range es {

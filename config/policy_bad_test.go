@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -159,7 +160,7 @@ func TestParsePolicyBad(t *testing.T) {
 			if !errors.As(err, &es) {
 				t.Fatalf("error %T %q is not Errors", err, err)
 			}
-			if got := strings.Split(err.Error(), "\n"); !equal(got, tt.want) {
+			if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, tt.want) {
 				t.Errorf("errors:\n got %q\nwant %q", got, tt.want)
 			}
 		})
@@ -196,7 +197,7 @@ services: {gaming: [g.example]}
 	if err == nil {
 		t.Fatalf("Parse succeeded, want %q", want)
 	}
-	if got := strings.Split(err.Error(), "\n"); !equal(got, want) {
+	if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, want) {
 		t.Errorf("errors:\n got %q\nwant %q", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -105,7 +106,7 @@ func TestFastPathReplays(t *testing.T) {
 	if n := r.asked(); n != 2 {
 		t.Fatalf("a repeated query went to the chain (%d)", n)
 	}
-	if got, want := ttls(second), []uint32{295, 55}; !equalU32(got, want) {
+	if got, want := ttls(second), []uint32{295, 55}; !slices.Equal(got, want) {
 		t.Errorf("replayed TTLs %v, want %v (first %v)", got, want, ttls(first))
 	}
 	if second.Question[0].Name != "ExAmPle.COM." || second.Id != 4321 {
@@ -225,18 +226,6 @@ func TestFastPathAgrees(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalU32(a, b []uint32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // replayAsker starts a batched UDP server with the fast path and returns
