@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/havendns/haven/resolver"
@@ -78,15 +77,7 @@ func accept(wire []byte) (req, reject *dns.Msg) {
 	if len(wire) < headerLen {
 		return nil, nil
 	}
-	be := binary.BigEndian
-	action := dns.DefaultMsgAcceptFunc(dns.Header{
-		Id:      be.Uint16(wire[0:]),
-		Bits:    be.Uint16(wire[2:]),
-		Qdcount: be.Uint16(wire[4:]),
-		Ancount: be.Uint16(wire[6:]),
-		Nscount: be.Uint16(wire[8:]),
-		Arcount: be.Uint16(wire[10:]),
-	})
+	action := dns.DefaultMsgAcceptFunc(wireHeader(wire))
 	if action == dns.MsgAccept {
 		req = new(dns.Msg)
 		if err := req.Unpack(wire); err == nil {

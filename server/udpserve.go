@@ -24,16 +24,7 @@ func acceptUDP(wire []byte) (req, reject *dns.Msg) {
 	if len(wire) < headerLen {
 		return nil, nil
 	}
-	be := binary.BigEndian
-	dh := dns.Header{
-		Id:      be.Uint16(wire[0:]),
-		Bits:    be.Uint16(wire[2:]),
-		Qdcount: be.Uint16(wire[4:]),
-		Ancount: be.Uint16(wire[6:]),
-		Nscount: be.Uint16(wire[8:]),
-		Arcount: be.Uint16(wire[10:]),
-	}
-	action := dns.DefaultMsgAcceptFunc(dh)
+	action := dns.DefaultMsgAcceptFunc(wireHeader(wire))
 	m := new(dns.Msg)
 	switch action {
 	case dns.MsgIgnore:
@@ -56,6 +47,21 @@ func acceptUDP(wire []byte) (req, reject *dns.Msg) {
 	rejectAs(m, action)
 	m.Ns, m.Answer, m.Extra = nil, nil, nil
 	return nil, m
+}
+
+// wireHeader decodes the header of wire, at least headerLen bytes long,
+// for dns.DefaultMsgAcceptFunc, which judges a packet before it is
+// unpacked.
+func wireHeader(wire []byte) dns.Header {
+	be := binary.BigEndian
+	return dns.Header{
+		Id:      be.Uint16(wire[0:]),
+		Bits:    be.Uint16(wire[2:]),
+		Qdcount: be.Uint16(wire[4:]),
+		Ancount: be.Uint16(wire[6:]),
+		Nscount: be.Uint16(wire[8:]),
+		Arcount: be.Uint16(wire[10:]),
+	}
 }
 
 // fastMeta is what the fast path keeps with an answer besides its wire:
