@@ -26,6 +26,7 @@ type fastRig struct {
 	subject atomic.Value // string
 	hit     atomic.Bool  // the chain reports a response-cache hit
 	clk     *dnstest.Clock
+	sent    int // queries asked
 	mu      sync.Mutex
 	obs     []resolver.Query
 }
@@ -65,6 +66,7 @@ func newFastRig(t *testing.T) *fastRig {
 func (r *fastRig) ask(t *testing.T, m *dns.Msg) *dns.Msg {
 	t.Helper()
 	c := &dns.Client{Timeout: clientDeadline, UDPSize: 4096}
+	r.sent++
 	resp, _, err := c.Exchange(m, r.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -75,10 +77,16 @@ func (r *fastRig) ask(t *testing.T, m *dns.Msg) *dns.Msg {
 	return resp
 }
 
-// asked returns how many queries reached the chain, after a moment for
-// the handed-off query's answer to be kept.
-func (r *fastRig) asked() int {
-	time.Sleep(20 * time.Millisecond)
+// asked returns how many queries reached the chain, once every query
+// asked has been observed: an answer is observed after it is sent, and a
+// handed-off one after it is kept, so the next query finds it.
+func (r *fastRig) asked(t *testing.T) int {
+	t.Helper()
+	waitFor(t, "every query to be observed", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.obs) >= r.sent
+	})
 	return r.chain.count()
 }
 
@@ -96,14 +104,14 @@ func TestFastPathReplays(t *testing.T) {
 	// is.
 	first := r.ask(t, query("example.com.", dns.TypeA))
 	r.ask(t, query("example.com.", dns.TypeA))
-	if n := r.asked(); n != 2 {
+	if n := r.asked(t); n != 2 {
 		t.Fatalf("chain asked %d times, want 2", n)
 	}
 	r.clk.Advance(5 * time.Second)
 	m := query("ExAmPle.COM.", dns.TypeA)
 	m.Id = 4321
 	second := r.ask(t, m)
-	if n := r.asked(); n != 2 {
+	if n := r.asked(t); n != 2 {
 		t.Fatalf("a repeated query went to the chain (%d)", n)
 	}
 	if got, want := ttls(second), []uint32{295, 55}; !slices.Equal(got, want) {
@@ -125,7 +133,7 @@ func TestFastPathReplays(t *testing.T) {
 	// At the first TTL's end the chain is asked again.
 	r.clk.Advance(55 * time.Second)
 	r.ask(t, query("example.com.", dns.TypeA))
-	if n := r.asked(); n != 3 {
+	if n := r.asked(t); n != 3 {
 		t.Errorf("expired answer replayed (chain asked %d times, want 3)", n)
 	}
 }
@@ -138,17 +146,17 @@ func TestFastPathSeen(t *testing.T) {
 	r.hit.Store(true)
 	for range 3 {
 		r.ask(t, query("cached.example.", dns.TypeA))
-		time.Sleep(10 * time.Millisecond) // the answer is kept after it is sent
+		r.asked(t) // the answer is kept after it is sent
 	}
-	if n := r.asked(); n != 1 {
+	if n := r.asked(t); n != 1 {
 		t.Errorf("a cache hit went to the chain %d times, want once", n)
 	}
 	r.hit.Store(false)
 	for range 3 {
 		r.ask(t, query("fetched.example.", dns.TypeA))
-		time.Sleep(10 * time.Millisecond)
+		r.asked(t)
 	}
-	if n := r.asked(); n != 3 {
+	if n := r.asked(t); n != 3 {
 		t.Errorf("chain asked %d times in all, want 3 (1 + 2 for the fetched name)", n)
 	}
 }
@@ -192,12 +200,12 @@ func TestFastPathKeys(t *testing.T) {
 			r.valid.Store(int64(10 * time.Second))
 			r.ask(t, tc.first)
 			r.ask(t, tc.first)
-			before := r.asked()
+			before := r.asked(t)
 			if tc.change != nil {
 				tc.change(r)
 			}
 			r.ask(t, tc.now)
-			if n := r.asked() - before; n != tc.wantChain {
+			if n := r.asked(t) - before; n != tc.wantChain {
 				t.Errorf("chain asked %d times, want %d", n, tc.wantChain)
 			}
 		})
@@ -218,8 +226,8 @@ func TestFastPathAgrees(t *testing.T) {
 	for name, pkt := range udpPackets(t) {
 		t.Run(name, func(t *testing.T) {
 			first, _ := exchangeRaw(t, addr, pkt, 0xbeef)
-			exchangeRaw(t, addr, pkt, 0xbeef) // the second answer is kept, after it is sent
-			time.Sleep(10 * time.Millisecond)
+			exchangeRaw(t, addr, pkt, 0xbeef)
+			s.idle(t) // the second answer is kept after it is sent
 			again, _ := exchangeRaw(t, addr, pkt, 0xbeef)
 			if !bytes.Equal(first, again) {
 				t.Errorf("answers differ\nfirst: %x\nagain: %x", first, again)
@@ -265,7 +273,7 @@ func replayAsker(tb testing.TB) (ask func(), observed *atomic.Int64) {
 	}
 	ask()
 	ask()
-	time.Sleep(20 * time.Millisecond) // the second answer is kept after it is sent
+	s.idle(tb) // the second answer is kept after it is sent
 	return ask, observed
 }
 
@@ -328,7 +336,6 @@ func TestFastPathAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(500, ask); n > 0.05 {
 		t.Errorf("%.2f allocations per replayed answer, want 0", n)
 	}
-	if got := observed.Load() - before; got < 500 {
-		t.Errorf("%d replays observed, want at least 500", got)
-	}
+	// Replays are observed after their answers are sent.
+	waitFor(t, "500 replays to be observed", func() bool { return observed.Load()-before >= 500 })
 }

@@ -139,6 +139,25 @@ type testServer struct {
 	roots *x509.CertPool
 }
 
+// idle waits until no query is being answered: a handed-off answer is
+// kept for the fast path after it is sent and before its query is
+// released, so afterwards the next query finds it.
+func (s *testServer) idle(tb testing.TB) {
+	tb.Helper()
+	waitFor(tb, "queries in flight to end", func() bool { return s.handler.inflight.total.Load() == 0 })
+}
+
+// waitFor polls done until it holds; after clientDeadline it fails the
+// test, saying what it waited for.
+func waitFor(tb testing.TB, what string, done func() bool) {
+	tb.Helper()
+	for end := time.Now().Add(clientDeadline); !done(); time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 // startTLS starts a Server with opt, filling in the listeners, the
 // certificate, the server name and the chain (a tableChain when nil). The
 // server is shut down when the test ends. setup, if not nil, may change the

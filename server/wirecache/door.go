@@ -28,10 +28,12 @@ func (d *doorkeeper) admit(h uint64) bool {
 	// The slot index uses h's low bits; these are its high ones.
 	i := (h >> 32) & d.mask
 	w, b := &d.bits[i/64], uint64(1)<<(i%64)
-	if w.Load()&b != 0 {
+	// A load first: a seen key, the common case, writes nothing, so the
+	// word's cache line stays shared between cores. The Or's old value
+	// decides a race: of two offers at once, one is the first.
+	if w.Load()&b != 0 || w.Or(b)&b != 0 {
 		return true
 	}
-	w.Or(b)
 	if d.set.Add(1) > int64(len(d.bits)*64/16) {
 		d.set.Store(0)
 		for j := range d.bits {
