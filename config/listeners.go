@@ -125,25 +125,38 @@ func (p *parser) httpAddr(n *yaml.Node, l *listeners) string {
 // generated certificate needs somewhere to be kept.
 func (l *listeners) check(p *parser, c *Config) {
 	type use struct {
-		what string
-		line int
+		what, addr string
+		line       int
 	}
-	used := make(map[string]use)
+	byPort := make(map[string][]use)
 	claim := func(what string, addrs []located) {
 		for _, a := range addrs {
-			if _, port, _ := net.SplitHostPort(a.s); port == "0" {
+			host, port, _ := net.SplitHostPort(a.s)
+			if port == "0" {
 				continue
 			}
-			first, dup := used[a.s]
-			if !dup {
-				used[a.s] = use{what, a.line}
+			clash := -1
+			for i, u := range byPort[port] {
+				if u.addr == a.s || wildcard(host) || wildcard(hostOf(u.addr)) {
+					clash = i
+					break
+				}
+			}
+			if clash < 0 {
+				byPort[port] = append(byPort[port], use{what, a.s, a.line})
 				continue
 			}
+			first := byPort[port][clash]
 			where := " (the default)"
 			if first.line > 0 {
 				where = fmt.Sprintf(" (line %d)", first.line)
 			}
-			p.add(a.line, "%s: %q: also used by %s%s", what, a.s, first.what, where)
+			if first.addr == a.s {
+				p.add(a.line, "%s: %q: also used by %s%s", what, a.s, first.what, where)
+			} else {
+				p.add(a.line, "%s: %q: overlaps %s %q%s: an address without a host, 0.0.0.0 or [::] listens on every address, IPv4 and IPv6, so list it alone for its port",
+					what, a.s, first.what, first.addr, where)
+			}
 		}
 	}
 	if l.listen == nil && !l.listenSet {
@@ -167,4 +180,15 @@ func (l *listeners) check(p *parser, c *Config) {
 	case len(c.HTTPS.Listen) > 0:
 		p.add(l.httpsLine, "https: a generated certificate needs data_dir")
 	}
+}
+
+// wildcard reports whether host, as listenAddr writes it, is one that Go
+// binds on every address of both families (dual-stack).
+func wildcard(host string) bool {
+	return host == "" || host == "0.0.0.0" || host == "::"
+}
+
+func hostOf(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
 }

@@ -76,7 +76,7 @@ func parse(name, dir string, data []byte) (*Config, error) {
 func (p *parser) config(root *yaml.Node) *Config {
 	c := &Config{
 		File:     p.file,
-		Listen:   []string{"0.0.0.0:53", "[::]:53"},
+		Listen:   []string{":53"},
 		UDPBatch: true,
 		Cache:    Cache{Size: defaultCacheSize, MaxTTL: defaultMaxTTL, ServeStale: defaultServeStale},
 		Answer:   Answer{Mode: AnswerNXDomain, TTL: defaultAnswerTTL},

@@ -40,13 +40,13 @@ func TestParseBad(t *testing.T) {
 
 		// listen.
 		{"listen hostname", up + "listen: [\"localhost:53\"]\n", []string{`t.yaml:2: listen: "localhost:53": host "localhost" is not an IP address (leave it empty to listen on all addresses)`}},
-		{"listen no port", up + "listen: [127.0.0.1]\n", []string{`t.yaml:2: listen: "127.0.0.1": want host:port, e.g. "0.0.0.0:53" or "[::]:53"`}},
+		{"listen no port", up + "listen: [127.0.0.1]\n", []string{`t.yaml:2: listen: "127.0.0.1": want host:port, e.g. ":53" or "192.168.1.2:53"`}},
 		{"listen bad port", up + "listen: [\"127.0.0.1:65536\"]\n", []string{`t.yaml:2: listen: "127.0.0.1:65536": invalid port "65536"`}},
 		{"listen named port", up + "listen: [\"127.0.0.1:domain\"]\n", []string{`t.yaml:2: listen: "127.0.0.1:domain": invalid port "domain"`}},
 		{"listen duplicate", up + "listen:\n  - \"[::]:53\"\n  - \"[0::0]:53\"\n", []string{`t.yaml:4: listen: "[0::0]:53": duplicate address (also at line 3)`}},
 		{"listen empty", up + "listen: []\n", []string{"t.yaml:2: listen: at least one address is required (leave the key out for the default)"}},
 		{"listen mapping", up + "listen: {a: b}\n", []string{"t.yaml:2: listen: expected a string, got a mapping"}},
-		{"listen number", up + "listen: [53]\n", []string{`t.yaml:2: listen: "53": want host:port, e.g. "0.0.0.0:53" or "[::]:53"`}},
+		{"listen number", up + "listen: [53]\n", []string{`t.yaml:2: listen: "53": want host:port, e.g. ":53" or "192.168.1.2:53"`}},
 
 		// upstreams.
 		{"no upstreams", "listen: [\":53\"]\n", []string{"t.yaml:1: upstreams: at least one upstream is required"}},

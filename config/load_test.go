@@ -36,7 +36,7 @@ func TestLoadFull(t *testing.T) {
 	tcp := Upstream{URL: "tcp://192.168.1.1:53", Proto: "tcp", Addr: "192.168.1.1:53"}
 	want := &Config{
 		File:     "testdata/full.yaml",
-		Listen:   []string{"0.0.0.0:53", "[::]:53"},
+		Listen:   []string{":53"},
 		UDPBatch: true,
 		Upstreams: []Upstream{
 			{URL: "tls://1.1.1.1:853", Proto: "tls", Addr: "1.1.1.1:853", ServerName: "1.1.1.1"},
@@ -101,7 +101,7 @@ func TestLoadFull(t *testing.T) {
 func TestParseDefaults(t *testing.T) {
 	want := &Config{
 		File:      "testdata/minimal.yaml",
-		Listen:    []string{"0.0.0.0:53", "[::]:53"},
+		Listen:    []string{":53"},
 		UDPBatch:  true,
 		Upstreams: []Upstream{{URL: "tls://1.1.1.1:853", Proto: "tls", Addr: "1.1.1.1:853", ServerName: "1.1.1.1"}},
 		Cache:     Cache{Size: 100000, MaxTTL: 24 * time.Hour, ServeStale: time.Hour},
@@ -309,7 +309,7 @@ func TestDefault(t *testing.T) {
 	if c.File != "" {
 		t.Errorf("File = %q, want empty", c.File)
 	}
-	if !reflect.DeepEqual(c.Listen, []string{"0.0.0.0:53", "[::]:53"}) {
+	if !reflect.DeepEqual(c.Listen, []string{":53"}) {
 		t.Errorf("Listen = %q", c.Listen)
 	}
 	var urls []string
@@ -338,7 +338,7 @@ func TestDefault(t *testing.T) {
 	}
 	// Each call gives the caller its own Config.
 	c.Listen[0] = "changed"
-	if Default().Listen[0] != "0.0.0.0:53" {
+	if Default().Listen[0] != ":53" {
 		t.Errorf("Default shares state between calls")
 	}
 }

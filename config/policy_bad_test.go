@@ -15,6 +15,7 @@ func TestParsePolicyBad(t *testing.T) {
 	lists := "lists: {gaming: [g.txt], social: [s.txt]}\n" // line 2
 	kids := "profiles:\n  kids:\n"                         // the profile's keys start at line 4
 	sched := func(s string) string { return up + kids + "    schedules:\n      - " + s + "\n" }
+	const overlap = ": an address without a host, 0.0.0.0 or [::] listens on every address, IPv4 and IPv6, so list it alone for its port"
 	tests := []struct {
 		name string
 		yaml string
@@ -132,11 +133,12 @@ func TestParsePolicyBad(t *testing.T) {
 		{"tls unknown key", up + "tls: {listn: \":853\"}\n", []string{`t.yaml:2: tls: unknown key "listn"; did you mean "listen"?`}},
 		{"tls listen", up + "data_dir: d\ntls:\n  listen: [\"localhost:853\", \":853\", \"[::]:853\", \":0853\"]\n", []string{
 			`t.yaml:4: tls.listen: "localhost:853": host "localhost" is not an IP address (leave it empty to listen on all addresses)`,
-			`t.yaml:4: tls.listen: ":0853": duplicate address (also at line 4)`}},
+			`t.yaml:4: tls.listen: ":0853": duplicate address (also at line 4)`,
+			`t.yaml:4: tls.listen: "[::]:853": overlaps tls.listen ":853" (line 4)` + overlap}},
 		{"tls server name", up + "tls: {server_name: \"dns example\"}\n", []string{`t.yaml:2: tls.server_name: "dns example": invalid character ' '`}},
 		{"tls needs data_dir", up + "tls:\n  listen: \":853\"\n", []string{"t.yaml:2: tls: a generated certificate needs data_dir"}},
 		{"https needs data_dir", up + "https: {listen: \":443\"}\n", []string{"t.yaml:2: https: a generated certificate needs data_dir"}},
-		{"https listen", up + "https: {listen: [443]}\ncert: {cert: c, key: k}\n", []string{`t.yaml:2: https.listen: "443": want host:port, e.g. "0.0.0.0:53" or "[::]:53"`}},
+		{"https listen", up + "https: {listen: [443]}\ncert: {cert: c, key: k}\n", []string{`t.yaml:2: https.listen: "443": want host:port, e.g. ":53" or "192.168.1.2:53"`}},
 		{"cert no key", up + "cert: {cert: c.pem}\n", []string{"t.yaml:2: cert: key is missing (give both cert and key, or neither for a generated certificate)"}},
 		{"cert no cert", up + "cert:\n  key: k.pem\n", []string{"t.yaml:3: cert: cert is missing (give both cert and key, or neither for a generated certificate)"}},
 		{"cert unknown key", up + "cert: {crt: c, key: k}\n", []string{
@@ -145,9 +147,15 @@ func TestParsePolicyBad(t *testing.T) {
 		{"http", up + "http: \"localhost:8053\"\n", []string{`t.yaml:2: http: "localhost:8053": host "localhost" is not an IP address (leave it empty to listen on all addresses)`}},
 		{"http list", up + "http: [\"127.0.0.1:8053\"]\n", []string{"t.yaml:2: http: expected a string, got a list"}},
 		{"address shared", up + "listen: [\"127.0.0.1:53\"]\nhttp: \"127.0.0.1:53\"\n", []string{`t.yaml:3: http: "127.0.0.1:53": also used by listen (line 2)`}},
-		{"address shared default", up + "data_dir: d\ntls: {listen: \"0.0.0.0:53\"}\nhttps: {listen: \"[::]:53\"}\n", []string{
-			`t.yaml:3: tls.listen: "0.0.0.0:53": also used by listen (the default)`,
-			`t.yaml:4: https.listen: "[::]:53": also used by listen (the default)`}},
+		{"address shared default", up + "data_dir: d\ntls: {listen: \":53\"}\nhttps: {listen: \"[::]:53\"}\n", []string{
+			`t.yaml:3: tls.listen: ":53": also used by listen (the default)`,
+			`t.yaml:4: https.listen: "[::]:53": overlaps listen ":53" (the default)` + overlap}},
+		{"wildcards of both families", up + "listen: [\"0.0.0.0:53\", \"[::]:53\"]\n", []string{
+			`t.yaml:2: listen: "[::]:53": overlaps listen "0.0.0.0:53" (line 2)` + overlap}},
+		{"wildcard and a loopback", up + "listen: [\"127.0.0.1:5353\"]\nhttp: \":5353\"\n", []string{
+			`t.yaml:3: http: ":5353": overlaps listen "127.0.0.1:5353" (line 2)` + overlap}},
+		{"wildcard on port 0 is no clash", up + "listen: [\"0.0.0.0:0\", \"[::]:0\"]\nhttp: \"bad\"\n", []string{
+			`t.yaml:3: http: "bad": want host:port, e.g. ":53" or "192.168.1.2:53"`}},
 		{"address shared tls https", up + "data_dir: d\ntls: {listen: \":853\"}\nhttps: {listen: \":853\"}\n", []string{`t.yaml:4: https.listen: ":853": also used by tls.listen (line 3)`}},
 	}
 	for _, tt := range tests {

@@ -7,7 +7,7 @@ import (
 
 func TestSummary(t *testing.T) {
 	want := `config: testdata/full.yaml
-listen: 0.0.0.0:53, [::]:53 (UDP and TCP)
+listen: :53 (UDP and TCP)
 upstreams (in order, timeout 2s):
   tls://1.1.1.1:853 (tls to 1.1.1.1:853, TLS name 1.1.1.1)
   https://dns.quad9.net/dns-query (https to dns.quad9.net:443, TLS name dns.quad9.net)

@@ -37,7 +37,7 @@ func defaultPort(scheme string) (string, bool) {
 func listenAddr(s string) (string, error) {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return "", errors.New(`want host:port, e.g. "0.0.0.0:53" or "[::]:53"`)
+		return "", errors.New(`want host:port, e.g. ":53" or "192.168.1.2:53"`)
 	}
 	if host != "" {
 		ip, err := netip.ParseAddr(host)

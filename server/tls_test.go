@@ -426,8 +426,10 @@ func TestStartFailureBindsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	// A port that was free a moment ago, for DoT.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// A port that was free a moment ago, for DoT, on a loopback address of
+	// its own: on 127.0.0.1 a parallel test's listener may take the port
+	// number in the meantime.
+	l, err := net.Listen("tcp", "127.0.0.77:0")
 	if err != nil {
 		t.Fatal(err)
 	}
