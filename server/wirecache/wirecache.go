@@ -34,14 +34,32 @@ type Key struct {
 
 // Cache is a fixed-size, four-way set-associative table of answers.
 // Readers take no lock: entries are immutable once stored and swapped in
-// whole. The four slots of a set share a cache line.
+// whole.
 type Cache[M any] struct {
 	seed  maphash.Seed
-	slots []atomic.Pointer[entry[M]]
-	mask  uint64
+	sets  []set[M]
+	mask  uint64    // of set indexes
 	epoch time.Time // entries' times are offsets from it: 8 bytes, not 24
 	door  doorkeeper
 }
+
+// set is the slots a key may take, with a tag of each slot's entry: 16
+// bits of its key's hash. A lookup reads the set, mostly one cache line,
+// and follows only the pointer whose tag matches, instead of reading each
+// entry in turn to compare keys: with more answers than the processor's
+// caches hold, every entry read is a wait on memory.
+//
+// A slot's pointer and its tag are written one after the other, not
+// together: two stores racing on one slot may leave an entry under the
+// other's tag, where lookups miss it until it is replaced. A lookup still
+// compares the whole key, so a wrong tag costs a miss, never a wrong
+// answer.
+type set[M any] struct {
+	tags atomic.Uint64
+	p    [ways]atomic.Pointer[entry[M]]
+}
+
+func tag(h uint64) uint64 { return h >> 48 }
 
 // entry is one stored answer with what is needed to replay it. There may
 // be 100,000 of them: each field counts, and everything variable shares
@@ -82,12 +100,15 @@ func New[M any](size int) *Cache[M] {
 	for n < size && n < 1<<30 {
 		n <<= 1
 	}
-	return &Cache[M]{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[entry[M]], n), mask: uint64(n - 1),
+	return &Cache[M]{seed: maphash.MakeSeed(), sets: make([]set[M], n/ways), mask: uint64(n/ways - 1),
 		epoch: time.Now(), door: newDoorkeeper(16 * n)}
 }
 
 // Len returns the number of slots.
-func (c *Cache[M]) Len() int { return len(c.slots) }
+func (c *Cache[M]) Len() int { return len(c.sets) * ways }
+
+// set returns the set of the key whose hash is h.
+func (c *Cache[M]) set(h uint64) *set[M] { return &c.sets[h>>2&c.mask] }
 
 func (c *Cache[M]) hash(k *Key) uint64 {
 	h := maphash.Bytes(c.seed, k.Name)
@@ -109,10 +130,14 @@ func (e *entry[M]) is(h uint64, k *Key) bool {
 // fresh entry or the answer is longer than max or dst.
 func (c *Cache[M]) Answer(dst []byte, k *Key, id uint16, asked []byte, now time.Time, max int) (n int, name string, meta *M, ok bool) {
 	h := c.hash(k)
-	i := h & c.mask &^ (ways - 1)
+	s := c.set(h)
 	t := now.Sub(c.epoch)
-	for j := range uint64(ways) {
-		e := c.slots[i+j].Load()
+	tags, want := s.tags.Load(), tag(h)
+	for j := range ways {
+		if tags>>(16*j)&0xffff != want {
+			continue
+		}
+		e := s.p[j].Load()
 		if e == nil || !e.is(h, k) {
 			continue
 		}
@@ -174,18 +199,24 @@ func (c *Cache[M]) Store(k *Key, wire []byte, meta M, now time.Time, valid time.
 		buf: buf, wireLen: uint16(len(wire)), nameLen: uint8(len(name)), qtype: k.Type, flags: k.Flags,
 		stored: t, expires: t + life, meta: meta,
 	}
-	i := h & c.mask &^ (ways - 1)
-	c.slots[i+c.victim(i, h, k, t)].Store(e)
+	s := c.set(h)
+	j := s.victim(h, k, t)
+	s.p[j].Store(e)
+	for shift := 16 * j; ; {
+		old := s.tags.Load()
+		if s.tags.CompareAndSwap(old, old&^(0xffff<<shift)|tag(h)<<shift) {
+			break
+		}
+	}
 	return true
 }
 
-// victim picks which slot of the set at i takes a new entry for k: the
-// one holding k already, else an empty or expired one, else the one that
-// expires first.
-func (c *Cache[M]) victim(i, h uint64, k *Key, now time.Duration) uint64 {
-	best, bestExp := uint64(0), time.Duration(1<<63-1)
-	for j := range uint64(ways) {
-		e := c.slots[i+j].Load()
+// victim picks which slot of s takes a new entry for k: the one holding k
+// already, else an empty or expired one, else the one that expires first.
+func (s *set[M]) victim(h uint64, k *Key, now time.Duration) int {
+	best, bestExp := 0, time.Duration(1<<63-1)
+	for j := range ways {
+		e := s.p[j].Load()
 		switch {
 		case e == nil || e.is(h, k):
 			return j

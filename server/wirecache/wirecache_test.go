@@ -2,8 +2,11 @@ package wirecache
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -296,4 +299,82 @@ func TestNewEntry(t *testing.T) {
 			t.Fatalf("n %d: the buffer overlaps its entry", n)
 		}
 	}
+}
+
+// TestConcurrent stores and replays many names at once in a table much
+// smaller than them, so that stores race on the same slots and tags:
+// every replay must still be the answer of the name asked.
+func TestConcurrent(t *testing.T) {
+	c := New[int](16)
+	const names = 200
+	keys := make([]*Key, names)
+	wires := make([][]byte, names)
+	for i := range names {
+		n := fmt.Sprintf("n%d.example.", i)
+		keys[i], wires[i] = key(t, "s", 1, n), answer(t, n, uint32(100+i))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dst := make([]byte, 1232)
+			for r := range 3000 {
+				i := (r*7 + g*31) % names
+				if r%3 == 0 {
+					c.Store(keys[i], wires[i], i, t0, 0, true)
+					continue
+				}
+				n, _, meta, ok := c.Answer(dst, keys[i], 9, keys[i].Name, t0, 1232)
+				if !ok {
+					continue
+				}
+				want := append([]byte(nil), wires[i]...)
+				want[0], want[1] = 0, 9
+				if *meta != i || !bytes.Equal(dst[:n], want) {
+					select {
+					case errs <- fmt.Sprintf("asked %s, got the answer stored for %d", keys[i].Name, *meta):
+					default:
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+// BenchmarkAnswerLarge replays names at random from a working set larger
+// than the processor's caches, as the mix workload does: what it measures
+// is mostly waits on memory.
+func BenchmarkAnswerLarge(b *testing.B) {
+	const names = 200_000
+	c := New[int](1 << 19)
+	keys := make([]*Key, names)
+	for i := range names {
+		n := fmt.Sprintf("n%d.example.", i)
+		keys[i] = key(b, "kids", 1, n)
+		c.Store(keys[i], answer(b, n, 300), i, t0, 0, true)
+	}
+	dst := make([]byte, 1232)
+	at := t0.Add(2 * time.Second)
+	rng := rand.New(rand.NewPCG(1, 2))
+	order := make([]int32, 1<<16)
+	for i := range order {
+		order[i] = int32(rng.IntN(names))
+	}
+	hits := 0
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		k := keys[order[i&(len(order)-1)]]
+		if _, _, _, ok := c.Answer(dst, k, 1, k.Name, at, 1232); ok {
+			hits++
+		}
+	}
+	b.ReportMetric(float64(hits)/float64(b.N), "hits/op")
 }
