@@ -81,3 +81,24 @@ func TestDefaultListen(t *testing.T) {
 		}
 	}
 }
+
+// freePort returns a loopback port that was free on both UDP and TCP a
+// moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		pc.Close()
+		if err == nil {
+			ln.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port on both UDP and TCP")
+	return 0
+}

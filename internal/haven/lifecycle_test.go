@@ -2,10 +2,10 @@ package haven_test
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -35,27 +35,6 @@ func buildHaven(t *testing.T, dir string) string {
 	return bin
 }
 
-// freePort returns a loopback port that was free on both UDP and TCP a
-// moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		pc.Close()
-		if err == nil {
-			ln.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port on both UDP and TCP")
-	return 0
-}
-
 // process is a running `haven serve`.
 type process struct {
 	cmd  *exec.Cmd
@@ -71,9 +50,10 @@ type process struct {
 func runHaven(t *testing.T, bin, body string) *process {
 	t.Helper()
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	file := filepath.Join(dir, "haven.yaml")
-	if err := os.WriteFile(file, []byte(fmt.Sprintf("listen: [%q]\n%s", addr, body)), 0o644); err != nil {
+	// Port 0, read back from the log: a port found free beforehand may be
+	// taken by a parallel test's socket before the process binds it.
+	if err := os.WriteFile(file, []byte("listen: [\"127.0.0.1:0\"]\n"+body), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logf, err := os.Create(filepath.Join(dir, "stderr.log"))
@@ -81,7 +61,7 @@ func runHaven(t *testing.T, bin, body string) *process {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	p := &process{addr: addr, log: logf.Name(), done: make(chan struct{})}
+	p := &process{log: logf.Name(), done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--config", file)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
@@ -97,10 +77,36 @@ func runHaven(t *testing.T, bin, body string) *process {
 		}
 		if t.Failed() {
 			b, _ := os.ReadFile(p.log)
-			t.Logf("haven serve %s stderr:\n%s", addr, b)
+			t.Logf("haven serve %s stderr:\n%s", p.addr, b)
 		}
 	})
+	p.addr = p.listening(t)
 	return p
+}
+
+// listenLine is the log line of the UDP and TCP listener, and its address.
+var listenLine = regexp.MustCompile(`msg=listening addr=(\S+) proto=udp\+tcp`)
+
+// listening waits for the process to log the address it bound (it binds
+// once its lists are loaded) and returns it.
+func (p *process) listening(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(p.log)
+		if m := listenLine.FindSubmatch(b); m != nil {
+			return string(m[1])
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("haven logged no listening address within 10s:\n%s", b)
+		}
+		select {
+		case <-p.done:
+			b, _ := os.ReadFile(p.log)
+			t.Fatalf("haven exited before listening: %v\n%s", p.err, b)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // firstAnswer asks for name until the process answers (it binds its
