@@ -331,7 +331,9 @@ func TestUDPBatchShutdown(t *testing.T) {
 	}
 	chain := newTableChain(t)
 	chain.block = make(chan struct{})
-	s := New(Options{Listen: []string{"127.0.0.1:0"}, BatchUDP: true, Resolver: chain, Timeout: time.Minute})
+	// A loopback address of its own: the port is bound again at the end,
+	// and on 127.0.0.1 a parallel test's client socket may take it first.
+	s := New(Options{Listen: []string{"127.0.0.78:0"}, BatchUDP: true, Resolver: chain, Timeout: time.Minute})
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -84,19 +84,21 @@ func TestReloadSwapsUpstreamsAndListeners(t *testing.T) {
 	if r := ask(t, "udp", h.Addr(), "example.com.", dns.TypeA, false); r.Answer[0].(*dns.A).A.String() != "192.0.2.1" {
 		t.Fatalf("first upstream not used: %v", r.Answer)
 	}
-	// A free port to move the listeners to.
-	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	// A free port to move the listeners to, on a loopback address of its
+	// own: on 127.0.0.1 a parallel test's socket may take the port before
+	// the reload binds it.
+	l, err := net.ListenPacket("udp", "127.0.0.80:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := l.LocalAddr().(*net.UDPAddr).Port
 	l.Close()
 	oldAddr := h.Addr()
-	rewrite(t, file, fmt.Sprintf("listen: [\"127.0.0.1:%d\"]\nupstreams: [\"udp://%s\"]\ncache: {size: 0}\nlists: {}\nblock: []\n", port, two.Addr()))
+	rewrite(t, file, fmt.Sprintf("listen: [\"127.0.0.80:%d\"]\nupstreams: [\"udp://%s\"]\ncache: {size: 0}\nlists: {}\nblock: []\n", port, two.Addr()))
 	if err := h.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.Addr(); got != fmt.Sprintf("127.0.0.1:%d", port) {
+	if got := h.Addr(); got != fmt.Sprintf("127.0.0.80:%d", port) {
 		t.Fatalf("listening on %s after reload, want port %d", got, port)
 	}
 	if r := ask(t, "tcp", h.Addr(), "example.com.", dns.TypeA, false); r.Answer[0].(*dns.A).A.String() != "192.0.2.2" {

@@ -332,7 +332,10 @@ func TestUDPSocketError(t *testing.T) {
 	for _, waiting := range []int{0, 3} {
 		t.Run(fmt.Sprintf("%d waiting", waiting), func(t *testing.T) {
 			t.Parallel()
-			h := newHeldUpstream(t, "127.0.0.1:0")
+			// A loopback address of its own: the upstream comes back on the
+			// same port, which on 127.0.0.1 a parallel test's client socket
+			// may take meanwhile.
+			h := newHeldUpstream(t, "127.0.0.79:0")
 			addr := h.addr()
 			u := newTestUDP(t, addr, func(p *udpPool) { p.maxSockets, p.spread = 1, 100 })
 			var cs []<-chan result
