@@ -378,3 +378,31 @@ func BenchmarkAnswerLarge(b *testing.B) {
 	}
 	b.ReportMetric(float64(hits)/float64(b.N), "hits/op")
 }
+
+// TestDoorkeeperRace offers each new key from two goroutines at once:
+// exactly one of the two offers must be told the key was seen, or a name
+// asked twice at once would never be kept.
+func TestDoorkeeperRace(t *testing.T) {
+	d := newDoorkeeper(1 << 20)
+	const keys = 20000
+	var seen [2][keys]bool
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for i := range keys {
+				seen[g][i] = d.admit(uint64(i) << 32)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i := range keys {
+		if seen[0][i] == seen[1][i] {
+			t.Fatalf("key %d: both offers saw %v, want exactly one seen", i, seen[0][i])
+		}
+	}
+}
