@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/havendns/haven/resolver"
 	"github.com/miekg/dns"
@@ -51,7 +52,9 @@ func (f *Forwarder) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, e
 	if g == nil {
 		return nil, fmt.Errorf("forward %s: no upstreams", name)
 	}
-	r, from, err := g.exchange(ctx, upstreamQuery(q.Msg))
+	uq := upstreamQuery(q.Msg)
+	r, from, err := g.exchange(ctx, &uq.msg)
+	uq.free()
 	if from != "" {
 		q.Trace.Upstream = from
 	}
@@ -105,22 +108,46 @@ func (f *Forwarder) group(name string) *Group {
 // upstreamQuery builds the query sent upstream from the client's: only the
 // question, a fresh ID, RD, and the client's DNSSEC wishes (DO, CD, AD).
 // Nothing else of the client's goes out: no EDNS options (client subnet,
-// cookies, padding).
-func upstreamQuery(in *dns.Msg) *dns.Msg {
-	m := new(dns.Msg)
+// cookies, padding). The caller frees it once the exchange is over: an
+// Upstream keeps no reference to its query after Exchange returns.
+func upstreamQuery(in *dns.Msg) *outQuery {
+	uq := outQueries.Get().(*outQuery)
+	m := &uq.msg
 	m.Id = dns.Id()
 	m.Opcode = dns.OpcodeQuery
 	m.RecursionDesired = true
 	m.CheckingDisabled = in.CheckingDisabled
 	// AD in a query asks for AD in the answer (RFC 6840 5.7).
 	m.AuthenticatedData = in.AuthenticatedData
-	m.Question = []dns.Question{in.Question[0]}
-	do := false
-	if o := in.IsEdns0(); o != nil {
-		do = o.Do()
+	uq.question[0] = in.Question[0]
+	m.Question = uq.question[:]
+	uq.opt = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	uq.opt.SetUDPSize(ednsSize)
+	if o := in.IsEdns0(); o != nil && o.Do() {
+		uq.opt.SetDo()
 	}
-	m.SetEdns0(ednsSize, do)
-	return m
+	uq.extra[0] = &uq.opt
+	m.Extra = uq.extra[:]
+	return uq
+}
+
+// outQuery is an upstream query with room for its one question and OPT
+// record: four allocations fewer per query forwarded than building it with
+// new and SetEdns0.
+type outQuery struct {
+	msg      dns.Msg
+	question [1]dns.Question
+	opt      dns.OPT
+	extra    [1]dns.RR
+}
+
+var outQueries = sync.Pool{New: func() any { return new(outQuery) }}
+
+// free returns uq to the pool, dropping its references to the client's
+// query.
+func (uq *outQuery) free() {
+	*uq = outQuery{}
+	outQueries.Put(uq)
 }
 
 // withoutOPT returns extra without OPT records, in place.

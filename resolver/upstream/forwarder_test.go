@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -131,6 +132,34 @@ func TestForwarderQuery(t *testing.T) {
 				t.Errorf("client query modified:\n%v\nwas\n%v", m, orig)
 			}
 		})
+	}
+}
+
+// TestForwarderQueryReuse: the upstream query's memory is reused from one
+// forwarded query to the next, and nothing of one client's query (its DNSSEC
+// bits, its name) may stay in the next one's.
+func TestForwarderQueryReuse(t *testing.T) {
+	t.Parallel()
+	up := dnstest.NewUpstream(t, dnstest.EchoHandler())
+	f := NewForwarder(group(t, GroupOptions{}, up), nil)
+	for i := range 40 {
+		do, cd, ad := i%2 == 0, i%3 == 0, i%5 == 0
+		m := dnstest.Query(fmt.Sprintf("q%d.example.", i), dns.TypeA)
+		m.CheckingDisabled, m.AuthenticatedData = cd, ad
+		if i%4 != 3 {
+			m.SetEdns0(4096, do)
+		} else {
+			do = false // no OPT, no DO
+		}
+		if _, err := f.Resolve(context.Background(), resolverQuery(m)); err != nil {
+			t.Fatal(err)
+		}
+		sent := up.LastRequest()
+		o := sent.IsEdns0()
+		if sent.Question[0] != m.Question[0] || sent.CheckingDisabled != cd || sent.AuthenticatedData != ad ||
+			o == nil || o.Do() != do || len(sent.Extra) != 1 {
+			t.Fatalf("query %d (DO %v CD %v AD %v) went upstream as:\n%v", i, do, cd, ad, sent)
+		}
 	}
 }
 

@@ -22,10 +22,12 @@ func TestUDPConcurrentExchanges(t *testing.T) {
 		name                     string
 		n                        int
 		sockets, spread, perSock int
+		pooled                   int // sockets the pool keeps, full ones' overflow included
 	}{
-		{"one socket", 150, 1, 1000, 1000},
-		{"default pool", 100, 0, 0, 0},
-		{"one-offs past the pool", 40, 2, 1, 4},
+		{"one socket", 150, 1, 1000, 1000, 1},
+		{"default pool", 100, 0, 0, 0, 0},
+		{"pooled sockets past full ones", 40, 2, 1, 4, 6},
+		{"one-offs past the pool", 40, 2, 1, 4, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -33,7 +35,7 @@ func TestUDPConcurrentExchanges(t *testing.T) {
 			h := newHeldUpstream(t, "127.0.0.1:0")
 			u := newTestUDP(t, h.addr(), func(p *udpPool) {
 				if tc.sockets > 0 {
-					p.maxSockets, p.spread, p.maxInflight = tc.sockets, tc.spread, tc.perSock
+					p.maxSockets, p.spread, p.maxInflight, p.maxPooled = tc.sockets, tc.spread, tc.perSock, tc.pooled
 				}
 			})
 			results := make([]<-chan result, tc.n)
@@ -84,8 +86,20 @@ func TestUDPConcurrentExchanges(t *testing.T) {
 					t.Errorf("query %d (ID %d) got ID %d, %s, want %s:\n%v", i, i, res.r.Id, got, want, res.r)
 				}
 			}
-			if open := socks(u); len(open) > u.pool.maxSockets {
-				t.Errorf("%d sockets open after the queries, want at most %d (one-offs closed)", len(open), u.pool.maxSockets)
+			// The pooled sockets stay open for the next queries; the
+			// one-offs, on the ports past them, are closed.
+			open := socks(u)
+			if len(open) > u.pool.maxPooled {
+				t.Errorf("%d sockets open after the queries, want at most %d (one-offs closed)", len(open), u.pool.maxPooled)
+			}
+			if tc.sockets > 0 {
+				want := min(tc.pooled, (tc.n+tc.perSock-1)/tc.perSock)
+				if len(open) != want {
+					t.Errorf("%d sockets open after the queries, want the %d pooled ones", len(open), want)
+				}
+				if oneOffs := max(0, tc.n-tc.pooled*tc.perSock); len(ids) != want+oneOffs {
+					t.Errorf("queries came from %d ports, want %d pooled and %d one-offs", len(ids), want, oneOffs)
+				}
 			}
 		})
 	}
@@ -208,7 +222,7 @@ func TestUDPSocketRetirement(t *testing.T) {
 func TestUDPSocketAge(t *testing.T) {
 	t.Parallel()
 	h := newHeldUpstream(t, "127.0.0.1:0")
-	u := newTestUDP(t, h.addr(), func(p *udpPool) { p.maxSockets, p.spread, p.maxInflight = 1, 1, 1 })
+	u := newTestUDP(t, h.addr(), func(p *udpPool) { p.maxSockets, p.spread, p.maxInflight, p.maxPooled = 1, 1, 1, 1 })
 	c1 := exchangeAsync(context.Background(), u, query("example.com.", dns.TypeA))
 	q1 := h.next()
 	c2 := exchangeAsync(context.Background(), u, query("example.com.", dns.TypeA))

@@ -33,9 +33,18 @@ const (
 	// spoofed datagram guessing an ID has at most this many chances in
 	// 65536, and so that their answers coming at once fit in the socket's
 	// receive buffer (net.core.rmem_default, 208 KiB, holds some 48
-	// full-size datagrams). Past it (every pooled socket that busy), a
-	// query gets a socket of its own, as before the pool.
+	// full-size datagrams). Past it (every pooled socket that busy), the
+	// pool opens another socket, up to udpMaxPooled.
 	udpMaxInflight = 32
+
+	// udpMaxPooled bounds the pooled sockets, those opened past the
+	// spread's because every one was full included: 2048 queries in flight
+	// to one upstream. Past it a query gets a socket of its own, closed
+	// after it, as before the pool. A burst of more queries in flight
+	// than the spread's sockets hold (150 from one client, say) kept some
+	// twenty such one-offs open at any time: a socket, connect, two epoll
+	// registrations, a goroutine and a close for one query in twenty.
+	udpMaxPooled = 64
 
 	// udpReadBuffer is the receive buffer asked for; the kernel caps it at
 	// net.core.rmem_max.
@@ -52,7 +61,8 @@ var errUDPClosed = errors.New("upstream closed")
 type udpPool struct {
 	addr        string
 	raddr       *net.UDPAddr // addr, if it is an IP address and port
-	maxSockets  int          // pooled sockets; one-offs come on top
+	maxSockets  int          // sockets opened to spread the load
+	maxPooled   int          // pooled sockets, full ones' overflow included; one-offs come on top
 	spread      int
 	maxInflight int
 	maxQueries  int
@@ -69,6 +79,7 @@ func newUDPPool(addr string) *udpPool {
 		// Two per processor let readers run in parallel with some to spare;
 		// more would only add goroutines and open ports.
 		maxSockets:  max(2, 2*runtime.GOMAXPROCS(0)),
+		maxPooled:   udpMaxPooled,
 		spread:      udpSpread,
 		maxInflight: udpMaxInflight,
 		maxQueries:  udpSocketQueries,
@@ -110,7 +121,9 @@ func (p *udpPool) acquire(ctx context.Context) (*udpSock, error) {
 	s, active := p.pickLocked() // another query may have opened one meanwhile
 	if s == nil {
 		var err error
-		if s, err = p.openLocked(raddr, active < p.maxSockets); err != nil {
+		// Below maxSockets every socket had spread queries in flight;
+		// above it every one was full.
+		if s, err = p.openLocked(raddr, active < max(p.maxSockets, p.maxPooled)); err != nil {
 			return nil, err
 		}
 	}
@@ -119,7 +132,9 @@ func (p *udpPool) acquire(ctx context.Context) (*udpSock, error) {
 }
 
 // pickLocked returns the least busy pooled socket, or nil if another
-// should be opened; and how many sockets are pooled.
+// should be opened (the least busy has spread queries in flight and there
+// are fewer than maxSockets, or it is full); and how many sockets are
+// pooled.
 func (p *udpPool) pickLocked() (best *udpSock, active int) {
 	for _, s := range p.socks {
 		if s.retired {

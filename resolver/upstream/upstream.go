@@ -24,7 +24,8 @@ import (
 // Upstream is one upstream resolver.
 type Upstream interface {
 	// Exchange sends m and returns the answer, checked to be the answer to
-	// m (see ErrMismatch). m is not modified.
+	// m (see ErrMismatch). m is not modified, and not kept once Exchange
+	// returns: the caller may reuse it.
 	Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error)
 	// String names the upstream for logs and traces: its URL.
 	String() string
