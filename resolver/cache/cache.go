@@ -155,10 +155,14 @@ func (c *Cache) fetch(ctx context.Context, q *resolver.Query, k key) (*dns.Msg, 
 	c.mu.Lock()
 	if f, ok := c.flights[k]; ok {
 		f.waiters++
+		if f.done == nil {
+			f.done = make(chan struct{})
+		}
+		done := f.done
 		c.mu.Unlock()
-		return f.wait(ctx, q)
+		return f.wait(ctx, q, done)
 	}
-	f := &flight{done: make(chan struct{})}
+	f := flights.Get().(*flight)
 	c.flights[k] = f
 	c.mu.Unlock()
 	return c.lead(ctx, q, k, f)
@@ -172,16 +176,18 @@ func (c *Cache) lead(ctx context.Context, q *resolver.Query, k key, f *flight) (
 	defer func() {
 		c.mu.Lock()
 		delete(c.flights, k)
-		shared := f.waiters > 0
+		done := f.done // nil: no caller waits, none can find f any more
 		c.mu.Unlock()
-		if shared {
-			f.err = err
-			if m != nil {
-				f.msg = m.Copy() // the caller may change m once we return
-			}
-			f.upstream = q.Trace.Upstream
+		if done == nil {
+			f.free()
+			return
 		}
-		close(f.done)
+		f.err = err
+		if m != nil {
+			f.msg = m.Copy() // the caller may change m once we return
+		}
+		f.upstream = q.Trace.Upstream
+		close(done)
 	}()
 
 	m, err = c.next.Resolve(ctx, q)

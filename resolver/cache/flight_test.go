@@ -3,7 +3,9 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -157,4 +159,45 @@ func TestWaiterContextEnds(t *testing.T) {
 	if c.Len() != 1 {
 		t.Errorf("leader's answer not stored")
 	}
+}
+
+// TestLoneFlightsRecycled: a miss nobody else waits for returns its flight
+// to a pool; the next misses, lone or shared, must see nothing of the last
+// one's result.
+func TestLoneFlightsRecycled(t *testing.T) {
+	u := &upstream{answer: func(req *dns.Msg) (*dns.Msg, error) {
+		if strings.HasPrefix(req.Question[0].Name, "fail") {
+			return nil, errUpstream
+		}
+		return aRecord(300)(req)
+	}}
+	c := New(u.step(), Options{Size: 1000, Now: newClock().Now})
+	for i := range 200 {
+		name := fmt.Sprintf("ok%d.example.", i)
+		if i%2 == 1 {
+			name = fmt.Sprintf("fail%d.example.", i)
+		}
+		m, err := c.Resolve(context.Background(), query(name, dns.TypeA))
+		switch {
+		case i%2 == 1 && !errors.Is(err, errUpstream):
+			t.Fatalf("%s: answer %v, error %v, want %v", name, m, err, errUpstream)
+		case i%2 == 0 && (err != nil || len(m.Answer) != 1 || m.Answer[0].Header().Name != name):
+			t.Fatalf("%s: answer %v, error %v", name, m, err)
+		}
+	}
+	// Then shared ones, on flights from the pool.
+	next := newBlockingNext(aRecord(300))
+	c = New(next.step(), Options{Size: 10, Now: newClock().Now})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if m, err := c.Resolve(context.Background(), query("shared.example.", dns.TypeA)); err != nil || len(m.Answer) != 1 {
+				t.Errorf("shared miss: answer %v, error %v", m, err)
+			}
+		})
+	}
+	<-next.entered
+	waitForWaiters(t, c, next, keyOf(query("shared.example.", dns.TypeA).Msg), 3)
+	close(next.release)
+	wg.Wait()
 }
