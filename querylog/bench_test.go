@@ -57,6 +57,25 @@ func BenchmarkAddParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkBatchAdd is the writer's cost of taking one entry into a batch,
+// collapsing ("1s", the default window) or not ("0s"), for a client asking
+// 3000 names Zipf-like: what collapsing costs a query beyond the row.
+func BenchmarkBatchAdd(b *testing.B) {
+	es := repeatedEntries(1<<17, 1, 3000)
+	for _, w := range []time.Duration{DefaultCollapse, 0} {
+		b.Run(w.String(), func(b *testing.B) {
+			bt := newBatch(DefaultBatchSize, w, false)
+			i := 0
+			for b.Loop() {
+				if bt.add(&es[i%len(es)]) {
+					bt.reset()
+				}
+				i++
+			}
+		})
+	}
+}
+
 // BenchmarkWriterRows is the writer's cost per row end to end (Add, batch,
 // insert, commit, Flush, default batch size); its inverse is the sustained
 // rate the log keeps up with. ns/op, B/op and allocs/op are per row;
