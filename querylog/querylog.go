@@ -71,7 +71,11 @@ type Log struct {
 	// names is the readers' copy of the strings table.
 	names *names
 	segs  sync.Pool // of *segment: decoding memory for reads
-	ch    chan Entry
+	q     queue
+	// taken is what the writer took off q, taken[next:] not yet batched.
+	// Only the writer goroutine uses them.
+	taken []Entry
+	next  int
 	kick  chan struct{} // asks the writer to write what is queued now
 	wake  chan struct{} // asks the writer to take the queue now (Add, past half full)
 	stop  chan struct{} // closed by Close
@@ -83,7 +87,7 @@ type Log struct {
 	closeErr    error
 	closed      atomic.Bool
 
-	queued      atomic.Uint64 // entries that made it into ch
+	queued      atomic.Uint64 // entries that made it into q
 	processed   atomic.Uint64 // entries the writer wrote or dropped
 	written     atomic.Uint64
 	writtenRows atomic.Uint64
@@ -151,7 +155,7 @@ func Open(opt Options) (*Log, error) {
 		rdb:         rdb,
 		ins:         ins,
 		names:       newNames(),
-		ch:          make(chan Entry, opt.Buffer),
+		q:           queue{max: opt.Buffer},
 		kick:        make(chan struct{}, 1),
 		wake:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
@@ -174,17 +178,16 @@ func (l *Log) Add(e Entry) bool {
 		l.dropped.Add(1)
 		return false
 	}
-	select {
-	case l.ch <- e:
-		l.queued.Add(1)
-		if len(l.ch) > cap(l.ch)/2 {
-			l.wakeWriter()
-		}
-		return true
-	default:
+	n, ok := l.q.push(&e)
+	if !ok {
 		l.dropped.Add(1)
 		return false
 	}
+	l.queued.Add(1)
+	if n > l.opt.Buffer/2 {
+		l.wakeWriter()
+	}
+	return true
 }
 
 // Dropped returns how many entries were lost because the queue was full,
@@ -253,10 +256,7 @@ func (l *Log) Close() error {
 		<-l.maintDone
 		// An Add that raced with Close may have queued after the writer's
 		// last look; count it rather than lose track of it.
-		for n := len(l.ch); n > 0; n-- {
-			<-l.ch
-			l.dropped.Add(1)
-		}
+		l.dropped.Add(uint64(len(l.q.swap(nil))))
 		l.closeErr = errors.Join(l.ins.Close(), l.rdb.Close(), l.wdb.Close())
 	})
 	return l.closeErr

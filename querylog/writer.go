@@ -1,6 +1,7 @@
 package querylog
 
 import (
+	"iter"
 	"runtime"
 	"time"
 )
@@ -47,9 +48,8 @@ func (l *Log) run() {
 			// Write what is queued now, in batches; entries arriving
 			// meanwhile wait for the next round, so a flood cannot keep
 			// the writer here.
-			for n := len(l.ch); n > 0; n-- {
-				e := <-l.ch
-				if b.add(&e) && !l.commit(b, &backoff) && !l.sleep(backoff) {
+			for e := range l.queuedNow() {
+				if b.add(e) && !l.commit(b, &backoff) && !l.sleep(backoff) {
 					l.finish(b)
 					return
 				}
@@ -65,7 +65,7 @@ func (l *Log) run() {
 			l.finish(b)
 			return
 		}
-		if len(l.ch) > 0 {
+		if l.next < len(l.taken) || l.q.len() > 0 {
 			l.wakeWriter() // the batch filled up before the queue emptied
 		}
 	}
@@ -75,16 +75,41 @@ func (l *Log) run() {
 // Only what is queued now, so that ticks, kicks and Close still get their
 // turn.
 func (l *Log) take(b *batch) (full bool) {
-	for n := len(l.ch); n > 0 && !full; n-- {
-		e := <-l.ch
-		full = b.add(&e)
-		if n%yieldEvery == 0 {
+	n := 0
+	for e := range l.queuedNow() {
+		if full = b.add(e); full {
+			break
+		}
+		if n++; n%yieldEvery == 0 {
 			// Let a listener waiting for this P answer its queries
 			// first: Go preempts a running goroutine only every 10 ms.
 			runtime.Gosched()
 		}
 	}
 	return full
+}
+
+// queuedNow yields the entries the writer took and has not batched yet,
+// then, once, everything queued since: what is queued now. An entry is
+// consumed once yielded, even if the loop stops at it.
+func (l *Log) queuedNow() iter.Seq[*Entry] {
+	return func(yield func(*Entry) bool) {
+		for swapped := false; ; {
+			if l.next == len(l.taken) {
+				if swapped {
+					return
+				}
+				clear(l.taken) // hold no strings of entries written
+				l.taken, l.next, swapped = l.q.swap(l.taken), 0, true
+				continue
+			}
+			e := &l.taken[l.next]
+			l.next++
+			if !yield(e) {
+				return
+			}
+		}
+	}
 }
 
 // yieldEvery is how many entries the writer takes between yields.
@@ -112,9 +137,8 @@ func (l *Log) finish(b *batch) {
 		l.account(b.queries, len(b.rows), failed)
 		b.reset()
 	}
-	for n := len(l.ch); n > 0; n-- {
-		e := <-l.ch
-		if b.add(&e) {
+	for e := range l.queuedNow() {
+		if b.add(e) {
 			flush()
 		}
 	}
