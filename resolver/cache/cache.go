@@ -46,10 +46,11 @@ type Stats struct {
 // everything else on to the next step, remembering what comes back.
 type Cache struct {
 	next     resolver.Resolver
-	lru      *lru.Cache[key, *entry] // nil when caching is disabled
+	lru      *lru.Cache[key, entry] // nil when caching is disabled
 	now      func() time.Time
-	minTTL   uint32 // seconds
-	maxTTL   uint32 // seconds; 0 = no bound
+	epoch    time.Time // entries' times are offsets from it
+	minTTL   uint32    // seconds
+	maxTTL   uint32    // seconds; 0 = no bound
 	stale    time.Duration
 	staleTTL uint32 // seconds
 
@@ -73,12 +74,13 @@ func New(next resolver.Resolver, opt Options) *Cache {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.epoch = c.now()
 	if c.staleTTL == 0 {
 		c.staleTTL = seconds(DefaultStaleTTL)
 	}
 	if opt.Size > 0 {
 		// lru.New fails only for a size <= 0, ruled out just above.
-		c.lru, _ = lru.New[key, *entry](opt.Size)
+		c.lru, _ = lru.New[key, entry](opt.Size)
 	}
 	return c
 }
@@ -94,9 +96,8 @@ func (c *Cache) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, error
 	}
 	k := keyOf(q.Msg)
 	if e, ok := c.lru.Get(k); ok {
-		now := c.now()
-		if now.Before(e.expires) {
-			if m, err := e.fresh(now); err == nil {
+		if t := c.since(); t < e.expires() {
+			if m, err := e.fresh(t - e.stored()); err == nil {
 				c.hits.Add(1)
 				q.Trace.Cache = resolver.CacheHit
 				return m, nil
@@ -128,16 +129,16 @@ func (c *Cache) serveStale(k key, q *resolver.Query) *dns.Msg {
 	if !ok {
 		return nil
 	}
-	now := c.now()
-	if now.Before(e.expires) {
+	t := c.since()
+	if t < e.expires() {
 		// Stored by another flight after ours failed: it is simply fresh.
-		if m, err := e.fresh(now); err == nil {
+		if m, err := e.fresh(t - e.stored()); err == nil {
 			q.Trace.Cache = resolver.CacheHit
 			return m
 		}
 		return nil
 	}
-	if !now.Before(e.expires.Add(c.stale)) {
+	if t >= e.expires()+c.stale {
 		return nil
 	}
 	m, err := e.staleMsg(c.staleTTL)
@@ -220,12 +221,11 @@ func (c *Cache) store(k key, m *dns.Msg) {
 		c.dropDead(k)
 		return
 	}
-	// Pack would leave the entry a buffer of the uncompressed length, for
-	// as long as it lives.
-	packed = append(make([]byte, 0, len(packed)), packed...)
+	// A copy of its exact size: Pack would leave the entry a buffer of the
+	// uncompressed length, for as long as it lives.
+	t := c.since()
+	e := newEntry(packed, t, t+time.Duration(ttl)*time.Second)
 	packBufs.Put(bp)
-	now := c.now()
-	e := &entry{packed: packed, stored: now, expires: now.Add(time.Duration(ttl) * time.Second)}
 	if c.lru.Add(k, e) {
 		c.evictions.Add(1)
 	}
@@ -240,7 +240,7 @@ var packBufs = sync.Pool{New: func() any { b := make([]byte, 1024); return &b }}
 // stale. Only the leader of a flight for k calls it, so it cannot race with
 // a store for the same key.
 func (c *Cache) dropDead(k key) {
-	if e, ok := c.lru.Peek(k); ok && !c.now().Before(e.expires.Add(c.stale)) {
+	if e, ok := c.lru.Peek(k); ok && c.since() >= e.expires()+c.stale {
 		c.lru.Remove(k)
 	}
 }
@@ -271,6 +271,10 @@ func (c *Cache) Stats() Stats {
 		Entries:   c.Len(),
 	}
 }
+
+// since is the time now as an offset from the epoch: on the monotonic
+// clock, as the time.Time values entries once held, when c.now reads it.
+func (c *Cache) since() time.Duration { return c.now().Sub(c.epoch) }
 
 // seconds converts d to whole seconds for a TTL, saturating at the largest
 // TTL and flooring negative durations at 0.

@@ -384,7 +384,8 @@ func TestEntrySize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cap(e.packed) != len(e.packed) || len(e.packed) >= len(plain) {
-		t.Errorf("entry %d bytes in %d, want exact and under the uncompressed %d", len(e.packed), cap(e.packed), len(plain))
+	if cap(e) != len(e) || len(e.packed()) >= len(plain) {
+		t.Errorf("entry %d bytes (answer %d) in %d, want exact and the answer under the uncompressed %d",
+			len(e), len(e.packed()), cap(e), len(plain))
 	}
 }

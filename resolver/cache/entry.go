@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"encoding/binary"
 	"strings"
 	"time"
 
@@ -37,27 +38,42 @@ func keyOf(m *dns.Msg) key {
 	return k
 }
 
-// entry is one remembered answer. The answer is kept packed: a few hundred
-// bytes in one allocation instead of a tree of RR structs, and unpacking
-// gives every hit its own message to change. Its TTLs are those at stored.
-type entry struct {
-	packed  []byte
-	stored  time.Time
-	expires time.Time // stored + the clamped answer TTL
+// entry is one remembered answer, in one allocation: when it was stored
+// and when it expires, as offsets from the cache's epoch (8 bytes each),
+// then the answer packed. Packed, it is a few hundred bytes instead of a
+// tree of RR structs, and unpacking gives every hit its own message to
+// change; in one piece with its times, it is one object fewer per entry
+// for the garbage collector to mark and 64 bytes less of heap (a struct
+// with two time.Time and a slice, allocated apart, took 80 bytes). Its
+// TTLs are those at stored.
+type entry []byte
+
+const entryHeader = 16
+
+func newEntry(packed []byte, stored, expires time.Duration) entry {
+	e := make(entry, entryHeader+len(packed))
+	binary.LittleEndian.PutUint64(e, uint64(stored))
+	binary.LittleEndian.PutUint64(e[8:], uint64(expires))
+	copy(e[entryHeader:], packed)
+	return e
 }
 
-// fresh returns the answer with every TTL lowered by the whole seconds since
-// it was stored. TTLs never drop below 1: the entry is fresh, and a TTL of 0
-// would tell the client not to cache it at all.
-func (e *entry) fresh(now time.Time) (*dns.Msg, error) {
+func (e entry) stored() time.Duration  { return time.Duration(binary.LittleEndian.Uint64(e)) }
+func (e entry) expires() time.Duration { return time.Duration(binary.LittleEndian.Uint64(e[8:])) }
+func (e entry) packed() []byte         { return e[entryHeader:] }
+
+// fresh returns the answer with every TTL lowered by the whole seconds of
+// age, how long ago it was stored. TTLs never drop below 1: the entry is
+// fresh, and a TTL of 0 would tell the client not to cache it at all.
+func (e entry) fresh(age time.Duration) (*dns.Msg, error) {
 	m := new(dns.Msg)
-	if err := m.Unpack(e.packed); err != nil {
+	if err := m.Unpack(e.packed()); err != nil {
 		return nil, err
 	}
-	age := seconds(now.Sub(e.stored))
+	secs := seconds(age)
 	eachRR(m, func(h *dns.RR_Header) {
-		if h.Ttl > age {
-			h.Ttl -= age
+		if h.Ttl > secs {
+			h.Ttl -= secs
 		} else {
 			h.Ttl = 1
 		}
@@ -71,9 +87,9 @@ const staleUDPSize = 1232
 
 // staleMsg returns the answer as an RFC 8767 stale answer: every TTL set to
 // ttl and an Extended DNS Error "Stale Answer" (RFC 8914 code 3) attached.
-func (e *entry) staleMsg(ttl uint32) (*dns.Msg, error) {
+func (e entry) staleMsg(ttl uint32) (*dns.Msg, error) {
 	m := new(dns.Msg)
-	if err := m.Unpack(e.packed); err != nil {
+	if err := m.Unpack(e.packed()); err != nil {
 		return nil, err
 	}
 	eachRR(m, func(h *dns.RR_Header) { h.Ttl = ttl })
