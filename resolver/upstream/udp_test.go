@@ -97,6 +97,11 @@ func TestUDPConcurrentExchanges(t *testing.T) {
 				if len(open) != want {
 					t.Errorf("%d sockets open after the queries, want the %d pooled ones", len(open), want)
 				}
+				for _, s := range open {
+					if s.age == nil {
+						t.Error("a socket left open has no age timer: it would never be retired")
+					}
+				}
 				if oneOffs := max(0, tc.n-tc.pooled*tc.perSock); len(ids) != want+oneOffs {
 					t.Errorf("queries came from %d ports, want %d pooled and %d one-offs", len(ids), want, oneOffs)
 				}
