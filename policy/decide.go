@@ -15,6 +15,7 @@ import (
 // may live before that changes.
 type qctx struct {
 	p      *profile
+	device string
 	lists  *blocklist.Matcher
 	mask   uint64 // categories blocked now
 	all    bool   // everything blocked but allow entries and exceptions
@@ -32,7 +33,7 @@ const (
 )
 
 func (r *rules) context(p *profile, device string, lists *blocklist.Matcher, snap *state.Snapshot, now time.Time) qctx {
-	c := qctx{p: p, lists: lists}
+	c := qctx{p: p, device: device, lists: lists}
 	if lists != nil {
 		c.mask = lists.Mask(p.block...)
 	}

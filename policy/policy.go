@@ -153,14 +153,9 @@ func (f *Filter) HasTarget(name string) bool {
 // Resolve answers blocked and rewritten queries itself and passes the rest
 // on, inspecting what comes back.
 func (f *Filter) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, error) {
-	r := f.rules.Load()
-	now := f.opt.Now()
-	device, p := r.identify(q, f.opt.Neighbors)
-	q.Trace.Device, q.Trace.Profile = device, p.name
-	c := r.context(p, device, f.lists.Matcher(), f.state.Load(), now)
+	p, c, d := f.begin(q)
+	q.Trace.Device, q.Trace.Profile = c.device, p.name
 	q.Trace.Valid = c.ttlCap
-
-	d := c.decide(q.Name())
 	if d.special >= 0 {
 		q.Trace.Decision = resolver.Blocked
 		q.Trace.Category, q.Trace.Rule = d.category, d.rule.Name
@@ -188,6 +183,29 @@ func (f *Filter) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, erro
 		return capTTL(p.answer.Build(q.Msg, category), c.ttlCap), nil
 	}
 	return capTTL(m, c.ttlCap), nil
+}
+
+// Forwards reports whether Resolve would pass q on to the next step
+// unchanged, neither blocking nor rewriting it: the server asks before it
+// sends a query upstream itself (see resolver.Prefetched). The chain still
+// decides the query when the answer is in, so a policy changed in between
+// only costs the query sent.
+func (f *Filter) Forwards(q *resolver.Query) bool {
+	p, _, d := f.begin(q)
+	if d.special >= 0 || d.block {
+		return false
+	}
+	_, _, rewritten := safesearch.Rewrite(q.Name(), p.safesearch)
+	return !rewritten
+}
+
+// begin decides q by its name: the profile it falls under, the context of
+// that decision, and the decision.
+func (f *Filter) begin(q *resolver.Query) (*profile, qctx, decision) {
+	r := f.rules.Load()
+	device, p := r.identify(q, f.opt.Neighbors)
+	c := r.context(p, device, f.lists.Matcher(), f.state.Load(), f.opt.Now())
+	return p, c, c.decide(q.Name())
 }
 
 // capTTL lowers every TTL in m to at most limit (0 = no limit), so that an

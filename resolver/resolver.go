@@ -7,6 +7,7 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"time"
 
@@ -66,7 +67,34 @@ type Query struct {
 	// Trace is written by the steps as the query passes, so that the
 	// server, logs and metrics can say why the answer is what it is.
 	Trace Trace
+
+	// Prefetched, when set, is the upstream's answer, fetched by the
+	// server before the chain ran (see Prefetched).
+	Prefetched *Prefetched
 }
+
+// Prefetched is an upstream answer the server fetched itself before
+// running the chain: the batched UDP listener sends the queries the policy
+// forwards upstream in batches, and runs the chain once the answer is in,
+// in a goroutine that must never wait on the network. So every step runs
+// as it always does, but the forwarder answers with Msg instead of asking
+// an upstream, and the cache neither waits for nor leads a flight.
+type Prefetched struct {
+	Msg      *dns.Msg // the answer, its question checked against the query's
+	Upstream string   // who answered, for Trace.Upstream
+	// RTT is how long the answer took, for the upstream's health and
+	// status: a prefetched answer counts as an exchange with it.
+	RTT time.Duration
+	// Refused is set by a step that would have had to wait on the network
+	// after all (the query changed under a new policy, say): the chain's
+	// answer is then not to be used, and the server asks it again without
+	// the prefetched answer.
+	Refused bool
+}
+
+// ErrWouldWait is the error of a step that refuses a prefetched query
+// (see Prefetched.Refused).
+var ErrWouldWait = errors.New("the prefetched answer does not answer this query")
 
 // Name returns the question name (lower case, fully qualified).
 func (q *Query) Name() string { return q.Msg.Question[0].Name }

@@ -98,8 +98,13 @@ func (h *handler) answer(q *resolver.Query) (resp *dns.Msg) {
 		cq.Question = []dns.Question{{Name: name, Qtype: qq.Qtype, Qclass: qq.Qclass}}
 		q.Msg = &cq
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.opt.Timeout)
-	defer cancel()
+	ctx := context.Background()
+	if q.Prefetched == nil {
+		// A prefetched query never waits (resolver.Prefetched): no timer.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.opt.Timeout)
+		defer cancel()
+	}
 	ans, err := h.opt.Resolver.Resolve(ctx, q)
 	q.Msg = r
 	if err != nil || ans == nil {

@@ -93,6 +93,9 @@ func (m *mmsgs) recvmmsg(fd uintptr) bool {
 	return true
 }
 
+// truncated reports whether datagram i was longer than its buffer.
+func (m *mmsgs) truncated(i int) bool { return m.hdrs[i].hdr.Flags&unix.MSG_TRUNC != 0 }
+
 // packet returns datagram i as received.
 func (m *mmsgs) packet(i int) []byte { return m.bufs[i][:m.hdrs[i].len] }
 
@@ -147,6 +150,50 @@ func (m *mmsgs) queue(n int, in *mmsgs, i int) {
 }
 
 // next returns the buffer of the slot the next queue fills.
+// sockaddr is datagram i's source address, as the kernel wrote it, for
+// queueTo.
+type sockaddr struct {
+	sa  unix.RawSockaddrInet6
+	len uint32
+}
+
+func (m *mmsgs) sockaddr(i int) sockaddr {
+	return sockaddr{sa: m.addrs[i], len: m.hdrs[i].hdr.Namelen}
+}
+
+// queueTo queues the first n bytes of next() to to, leaving from the
+// address in oob (an answerControl result) if there is one.
+func (m *mmsgs) queueTo(n int, to *sockaddr, oob []byte) {
+	j := m.n
+	m.addrs[j] = to.sa
+	h := &m.hdrs[j].hdr
+	h.Name = (*byte)(unsafe.Pointer(&m.addrs[j]))
+	h.Namelen = to.len
+	m.iovs[j].Base = &m.bufs[j][0]
+	m.iovs[j].SetLen(n)
+	h.Control = nil
+	h.SetControllen(0)
+	if len(oob) > 0 && len(m.oobs[j]) >= len(oob) {
+		copy(m.oobs[j], oob)
+		h.Control = &m.oobs[j][0]
+		h.SetControllen(len(oob))
+	}
+	m.n++
+}
+
+// queueConnected queues the first n bytes of next() on a connected
+// socket, which takes no address.
+func (m *mmsgs) queueConnected(n int) {
+	j := m.n
+	h := &m.hdrs[j].hdr
+	h.Name, h.Namelen = nil, 0
+	h.Control = nil
+	h.SetControllen(0)
+	m.iovs[j].Base = &m.bufs[j][0]
+	m.iovs[j].SetLen(n)
+	m.n++
+}
+
 func (m *mmsgs) next() []byte { return m.bufs[m.n] }
 
 // full reports whether every slot is queued.

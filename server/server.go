@@ -82,6 +82,15 @@ type Options struct {
 	// addr's query off the fast path. See "Fast path" in the README.
 	Subject     func(addr netip.Addr) (who string, version uint64)
 	FastAnswers int
+	// Prefetch, if set with the fast path, lets a batched UDP reader send
+	// the queries it cannot replay upstream itself, in batches, and run
+	// the chain only once the answer is in (resolver.Prefetched), instead
+	// of handing each to a worker that waits on the upstream. It says
+	// whether q may go so: the policy forwards it unchanged, the cache has
+	// no answer for it, its upstream is plain UDP; and if so, to which
+	// address, the upstream's name, and q's upstream query, packed into
+	// buf with ID id. See "Prefetch" in the README.
+	Prefetch func(q *resolver.Query, id uint16, buf []byte) (wire []byte, to netip.AddrPort, upstream string, ok bool)
 	// Now is the fast path's clock (nil = time.Now); it must be the
 	// chain's, or answers would outlive their schedule windows.
 	Now func() time.Time

@@ -39,8 +39,10 @@ const batchSupported = true
 // on an upstream, and a cached answer costs no goroutine, no unpacking
 // and, with the fast path, no allocation.
 type udpBatchServer struct {
-	conns []*batchConn
-	wg    sync.WaitGroup // readers and workers
+	conns   []*batchConn
+	readers sync.WaitGroup // the sockets' readers
+	wg      sync.WaitGroup // workers, and prefetching's goroutines
+	pf      *prefetcher    // nil without Options.Prefetch
 	// work hands a query to an idle worker. Workers outlive their query
 	// (for workerIdle) so that their stacks, grown by the chain, are
 	// reused: a goroutine per query spent a tenth of the miss path's CPU
@@ -89,6 +91,15 @@ type batchConn struct {
 	scratch    resolver.Query
 	scratchMsg dns.Msg
 	bufs       sync.Pool // *[]byte for the answers of handed-off queries
+
+	// Prefetching (prefetch_linux.go): the upstream sockets, those with
+	// queries queued, and the scratch of Options.Prefetch.
+	ups     map[netip.AddrPort]*upSock
+	dirty   []*upSock
+	pfMsg   dns.Msg
+	pfQ     [1]dns.Question
+	pfQuery resolver.Query
+	pfBuf   [maxQuerySize]byte
 }
 
 // queued is an answer in a reader's out batch: what to observe once it is
@@ -127,10 +138,18 @@ func startUDPBatch(h *handler, conns []*net.UDPConn) (*udpBatchServer, error) {
 		bc.in = newMmsgs(udpBatch, size, oobSize)
 		bc.out = newMmsgs(udpBatch, size, oobSize)
 		bc.bufs.New = func() any { b := make([]byte, size); return &b }
+		if h.opt.Prefetch != nil && h.fast != nil {
+			bc.ups = make(map[netip.AddrPort]*upSock)
+		}
 		s.conns = append(s.conns, bc)
 	}
-	for _, bc := range s.conns {
+	if h.opt.Prefetch != nil && h.fast != nil {
+		s.pf = &prefetcher{socks: make(map[*upSock]struct{}), done: make(chan struct{})}
 		s.wg.Add(1)
+		go s.sweep()
+	}
+	for _, bc := range s.conns {
+		s.readers.Add(1)
 		go bc.serve()
 	}
 	return s, nil
@@ -145,9 +164,16 @@ func (s *udpBatchServer) shutdown(ctx context.Context) error {
 		// for the answers still to come.
 		_ = bc.c.SetReadDeadline(time.Unix(1, 0))
 	}
-	close(s.stop)
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() {
+		// The readers first: a reader still reading could send a query
+		// upstream after the prefetched ones were drained.
+		s.readers.Wait()
+		s.drain(ctx)
+		close(s.stop)
+		s.wg.Wait()
+		close(done)
+	}()
 	var err error
 	select {
 	case <-done:
@@ -165,7 +191,7 @@ func (s *udpBatchServer) sockets() int { return len(s.conns) }
 
 // serve is the socket's reader.
 func (bc *batchConn) serve() {
-	defer bc.s.wg.Done()
+	defer bc.s.readers.Done()
 	var delay time.Duration
 	for {
 		n, err := bc.in.recv(bc.rc)
@@ -190,6 +216,7 @@ func (bc *batchConn) serve() {
 			}
 		}
 		bc.flush(start)
+		bc.flushUp()
 	}
 }
 
@@ -242,7 +269,11 @@ func (bc *batchConn) one(i int, start, now time.Time) {
 		oob = make([]byte, udpOOBSize())
 		oob = oob[:answerControl(oob, c)]
 	}
-	bc.s.dispatch(slowJob{bc: bc, req: req, ap: ap, oob: oob, k: k, start: start, now: now})
+	j := slowJob{bc: bc, req: req, ap: ap, oob: oob, k: k, start: start, now: now}
+	if k != nil && bc.ups != nil && bc.prefetch(j, i) {
+		return
+	}
+	bc.s.dispatch(j)
 }
 
 // dispatch gives j to an idle worker, or to a new one.

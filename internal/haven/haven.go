@@ -120,6 +120,7 @@ func (h *Haven) newServer(cfg *config.Config) (*server.Server, error) {
 		Refused:     h.refused,
 		BatchUDP:    cfg.UDPBatch,
 		Subject:     h.subject,
+		Prefetch:    h.prefetch,
 		FastAnswers: min(4*cfg.Cache.Size, 1<<19),
 		Now:         h.opt.Now,
 	}
@@ -221,6 +222,7 @@ func (h *Haven) buildChain(cfg *config.Config) error {
 type tail struct {
 	resolver.Resolver
 	cache  *cache.Cache // nil when the cache is disabled
+	fwd    *upstream.Forwarder
 	groups []*upstream.Group
 	key    string // the config it was built from, to tell whether a reload changes it
 }
@@ -240,7 +242,8 @@ func (h *Haven) buildTail(cfg *config.Config) (*tail, error) {
 		}
 		routes = append(routes, upstream.Route{Domain: c.Domain, Group: g})
 	}
-	t.Resolver = upstream.NewForwarder(def, routes)
+	t.fwd = upstream.NewForwarder(def, routes)
+	t.Resolver = t.fwd
 	if cfg.Cache.Size > 0 {
 		t.cache = cache.New(t.Resolver, cache.Options{
 			Size:       cfg.Cache.Size,
@@ -294,6 +297,25 @@ func (h *Haven) subject(addr netip.Addr) (who string, version uint64) {
 		return "", 0
 	}
 	return h.filter.Subject(addr)
+}
+
+// prefetch is the server's Options.Prefetch: q may go upstream from the
+// server itself if the cache has no answer for it, the policy forwards it
+// unchanged, and its upstream is plain UDP.
+func (h *Haven) prefetch(q *resolver.Query, id uint16, buf []byte) ([]byte, netip.AddrPort, string, bool) {
+	t := h.tail.Load()
+	if t.cache == nil || t.cache.Covers(q.Msg) || !h.filter.Forwards(q) {
+		return nil, netip.AddrPort{}, "", false
+	}
+	to, name, ok := t.fwd.Target(q.Name())
+	if !ok {
+		return nil, netip.AddrPort{}, "", false
+	}
+	w, err := upstream.PackQuery(buf, id, q.Msg)
+	if err != nil {
+		return nil, netip.AddrPort{}, "", false
+	}
+	return w, to, name, true
 }
 
 // LoadLists gives the store its sources and builds the first matcher from

@@ -119,6 +119,24 @@ func (c *Cache) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, error
 	return m, err
 }
 
+// Covers reports whether Resolve would answer m without asking the next
+// step itself: from a fresh entry, or by waiting for a flight under way.
+// The server asks before it fetches an answer itself (see
+// resolver.Prefetched); m's name must be lower case.
+func (c *Cache) Covers(m *dns.Msg) bool {
+	if c.lru == nil || len(m.Question) != 1 {
+		return false
+	}
+	k := keyOf(m)
+	if e, ok := c.lru.Peek(k); ok && c.since() < e.expires() {
+		return true
+	}
+	c.mu.Lock()
+	_, ok := c.flights[k]
+	c.mu.Unlock()
+	return ok
+}
+
 // serveStale returns the entry for k if it may still be served after the
 // next step failed, or nil.
 func (c *Cache) serveStale(k key, q *resolver.Query) *dns.Msg {
@@ -153,6 +171,15 @@ func (c *Cache) serveStale(k key, q *resolver.Query) *dns.Msg {
 // fetch asks the next step, letting only one of several concurrent callers
 // with the same key through; the others wait for its result.
 func (c *Cache) fetch(ctx context.Context, q *resolver.Query, k key) (*dns.Msg, error) {
+	if q.Prefetched != nil {
+		// The answer is in hand: no waiting on a flight, and none for
+		// others to wait on (see resolver.Prefetched).
+		m, err := c.next.Resolve(ctx, q)
+		if err == nil && m != nil {
+			c.store(k, m)
+		}
+		return m, err
+	}
 	c.mu.Lock()
 	if f, ok := c.flights[k]; ok {
 		f.waiters++

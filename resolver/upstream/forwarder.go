@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -52,6 +53,9 @@ func (f *Forwarder) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, e
 	if g == nil {
 		return nil, fmt.Errorf("forward %s: no upstreams", name)
 	}
+	if p := q.Prefetched; p != nil {
+		return prefetched(q, g, p)
+	}
 	uq := upstreamQuery(q.Msg)
 	r, from, err := g.exchange(ctx, &uq.msg)
 	uq.free()
@@ -61,6 +65,25 @@ func (f *Forwarder) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, e
 	if err != nil {
 		return nil, fmt.Errorf("forward %s %s: %w", name, dns.Type(q.Type()), err)
 	}
+	return answerTo(q, r), nil
+}
+
+// prefetched is Resolve's answer from p, if p answers q; the answer
+// counts as a success of the member of g that gave it.
+func prefetched(q *resolver.Query, g *Group, p *resolver.Prefetched) (*dns.Msg, error) {
+	r, want := p.Msg, q.Msg.Question[0]
+	if r == nil || len(r.Question) != 1 || r.Question[0].Qtype != want.Qtype ||
+		r.Question[0].Qclass != want.Qclass || !strings.EqualFold(r.Question[0].Name, want.Name) {
+		p.Refused = true
+		return nil, resolver.ErrWouldWait
+	}
+	q.Trace.Upstream = p.Upstream
+	g.record(p.Upstream, p.RTT)
+	return answerTo(q, r), nil
+}
+
+// answerTo makes r, an upstream's answer, the answer to q.
+func answerTo(q *resolver.Query, r *dns.Msg) *dns.Msg {
 	r.Id = q.Msg.Id
 	// The client's spelling; in place, as check saw to one question.
 	if len(r.Question) == 1 {
@@ -70,7 +93,29 @@ func (f *Forwarder) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, e
 	}
 	r.RecursionDesired = q.Msg.RecursionDesired
 	r.Extra = withoutOPT(r.Extra)
-	return r, nil
+	return r
+}
+
+// Target returns where Resolve would send a query for name first, if that
+// is a healthy plain-UDP upstream at an IP address, and the upstream's
+// name: where a server may send the query itself (see resolver.Prefetched).
+func (f *Forwarder) Target(name string) (netip.AddrPort, string, bool) {
+	g := f.group(name)
+	if g == nil {
+		return netip.AddrPort{}, "", false
+	}
+	return g.target()
+}
+
+// PackQuery packs into buf, with ID id, the query Resolve sends upstream
+// for in, growing buf if it is too small: for a server that sends it
+// itself (see Target).
+func PackQuery(buf []byte, id uint16, in *dns.Msg) ([]byte, error) {
+	uq := upstreamQuery(in)
+	uq.msg.Id = id
+	w, err := uq.msg.PackBuffer(buf)
+	uq.free()
+	return w, err
 }
 
 // Close closes the connections of all groups (see Group.Close).

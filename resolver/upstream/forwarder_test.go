@@ -2,10 +2,12 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/resolver"
@@ -211,5 +213,93 @@ func TestForwarderFailure(t *testing.T) {
 	}
 	if _, err := f.Resolve(context.Background(), resolverQuery(new(dns.Msg))); err == nil {
 		t.Error("no error for a query without a question")
+	}
+}
+
+// TestForwarderPrefetched: a query the server sent upstream itself is
+// answered from its prefetched answer, which counts as an exchange with
+// the upstream that gave it; one whose answer is for another question is
+// refused, and neither goes out.
+func TestForwarderPrefetched(t *testing.T) {
+	t.Parallel()
+	up := dnstest.NewUpstream(t, dnstest.ZoneHandler(records...))
+	g := group(t, GroupOptions{}, up)
+	f := NewForwarder(g, nil)
+
+	ans := new(dns.Msg)
+	ans.SetReply(dnstest.Query("EXAMPLE.com.", dns.TypeA))
+	ans.Id = 999
+	rr, err := dns.NewRR("example.com. 60 IN A 192.0.2.99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans.Answer = []dns.RR{rr}
+	ans.SetEdns0(1232, false)
+	m := dnstest.Query("example.com.", dns.TypeA)
+	m.Id = 7
+	q := resolverQuery(m)
+	p := &resolver.Prefetched{Msg: ans, Upstream: name(up), RTT: 5 * time.Millisecond}
+	q.Prefetched = p
+	r, err := f.Resolve(context.Background(), q)
+	if err != nil || p.Refused {
+		t.Fatalf("answer %v, error %v, refused %v", r, err, p.Refused)
+	}
+	if r.Id != 7 || r.Question[0].Name != "example.com." || len(r.Answer) != 1 || r.IsEdns0() != nil {
+		t.Errorf("answer:\n%v", r)
+	}
+	if q.Trace.Upstream != name(up) {
+		t.Errorf("trace upstream %q", q.Trace.Upstream)
+	}
+	if st := g.Status()[0]; st.Queries != 1 || st.LastRTT != 5*time.Millisecond {
+		t.Errorf("status after a prefetched answer: %+v", st)
+	}
+
+	q = resolverQuery(dnstest.Query("other.example.", dns.TypeA))
+	p = &resolver.Prefetched{Msg: ans, Upstream: name(up)}
+	q.Prefetched = p
+	if r, err := f.Resolve(context.Background(), q); !errors.Is(err, resolver.ErrWouldWait) || r != nil || !p.Refused {
+		t.Errorf("answer for another question: answer %v, error %v, refused %v", r, err, p.Refused)
+	}
+	if n := up.Count(); n != 0 {
+		t.Errorf("upstream asked %d times", n)
+	}
+}
+
+// TestForwarderTarget: where the server may send a query itself is the
+// first healthy upstream of the name's group, if that is plain UDP; the
+// query it packs is the one Resolve sends.
+func TestForwarderTarget(t *testing.T) {
+	t.Parallel()
+	a := dnstest.NewUpstream(t, dnstest.EchoHandler())
+	b := dnstest.NewUpstream(t, dnstest.EchoHandler())
+	g := group(t, GroupOptions{}, a, b)
+	tcp := NewGroup([]Upstream{client(t, b, "tcp", 0)}, GroupOptions{})
+	f := NewForwarder(g, []Route{{Domain: "tcp.example.", Group: tcp}})
+
+	to, who, ok := f.Target("www.example.")
+	if !ok || to.String() != a.Addr() || who != name(a) {
+		t.Errorf("target %v %q %v, want %s", to, who, ok, a.Addr())
+	}
+	g.failed(g.members[0], errors.New("test"))
+	if to, who, ok = f.Target("www.example."); !ok || to.String() != b.Addr() || who != name(b) {
+		t.Errorf("first upstream backing off: target %v %q %v, want %s", to, who, ok, b.Addr())
+	}
+	if _, _, ok = f.Target("www.tcp.example."); ok {
+		t.Error("a TCP upstream is a target")
+	}
+
+	m := dnstest.Query("www.example.", dns.TypeAAAA)
+	m.SetEdns0(4096, true)
+	m.CheckingDisabled = true
+	if _, err := f.Resolve(context.Background(), resolverQuery(m)); err != nil {
+		t.Fatal(err)
+	}
+	sent := b.LastRequest()
+	w, err := PackQuery(make([]byte, 512), sent.Id, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := sent.Pack(); string(w) != string(want) {
+		t.Errorf("packed query\n%v\nwent upstream as\n%v", w, sent)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/miekg/dns"
@@ -165,6 +166,22 @@ type deadliner interface {
 	// exchangeBy is Exchange, giving up at by if that is sooner than the
 	// upstream's own timeout.
 	exchangeBy(ctx context.Context, m *dns.Msg, by time.Time) (*dns.Msg, error)
+}
+
+// target is Forwarder.Target for the group: its first healthy member, if
+// that is plain UDP.
+func (g *Group) target() (netip.AddrPort, string, bool) {
+	now := g.now()
+	for _, mb := range g.members {
+		if !mb.healthy(now) {
+			continue
+		}
+		if u, ok := mb.up.(*udpUpstream); ok && u.addr.IsValid() {
+			return u.addr, mb.name, true
+		}
+		return netip.AddrPort{}, "", false
+	}
+	return netip.AddrPort{}, "", false
 }
 
 // order returns the members to try: healthy ones first, in configured

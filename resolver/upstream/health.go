@@ -115,6 +115,17 @@ func (g *Group) succeeded(mb *member, rtt time.Duration) {
 	}
 }
 
+// record counts an answer the member named name gave to a query the
+// server sent it itself (resolver.Prefetched) as a success.
+func (g *Group) record(name string, rtt time.Duration) {
+	for _, mb := range g.members {
+		if mb.name == name {
+			g.succeeded(mb, rtt)
+			return
+		}
+	}
+}
+
 // backoff returns the wait after the level-th consecutive back-off step.
 func backoff(level int) time.Duration {
 	if level < 1 {

@@ -4,11 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/miekg/dns"
 )
+
+// addrPort parses addr if it is an IP address and port.
+func addrPort(addr string) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
 
 // maxUDPQuery is the largest query that fits in one UDP datagram over IPv4.
 const maxUDPQuery = 65507
@@ -18,6 +28,7 @@ const maxUDPQuery = 65507
 // answer is truncated.
 type udpUpstream struct {
 	name    string
+	addr    netip.AddrPort // invalid if Addr is a host name
 	timeout time.Duration
 	pool    *udpPool
 	tcp     *streamUpstream // for truncated answers
@@ -29,6 +40,7 @@ func newUDP(name string, opt Options) *udpUpstream {
 		name:    name,
 		timeout: opt.Timeout,
 		pool:    newUDPPool(opt.Addr),
+		addr:    addrPort(opt.Addr),
 		tcp:     newStream(name, opt, nil),
 	}
 	u.waiters.New = func() any { return newUDPWaiter() }
