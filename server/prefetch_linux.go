@@ -28,15 +28,11 @@ import (
 // reader cannot settle without waiting goes to a worker as before, from
 // scratch: a truncated answer, a failing rcode, a query the chain no
 // longer forwards as it was sent, and a query unanswered after
-// prefetchWait.
+// Options.PrefetchWait (the worker's chain then tries the next upstream).
 
-// How long a prefetched query waits for its answer before a worker asks
-// again through the chain (which tries the next upstream, or TCP), and how
-// often the waits are checked.
-const (
-	prefetchWait = time.Second
-	prefetchTick = 100 * time.Millisecond
-)
+// prefetchTicks is how many times per Options.PrefetchWait the waits are
+// checked: a query waits up to a tenth longer.
+const prefetchTicks = 10
 
 // Like the upstream package's sockets (resolver/upstream/udppool.go), an
 // upstream socket takes a new random source port after prefetchRotate
@@ -103,7 +99,7 @@ func (bc *batchConn) prefetch(j slowJob, i int) bool {
 	if u == nil {
 		return false
 	}
-	p := &prefetched{slowJob: j, to: bc.in.sockaddr(i), deadline: j.start.Add(prefetchWait)}
+	p := &prefetched{slowJob: j, to: bc.in.sockaddr(i), deadline: j.start.Add(bc.h.opt.PrefetchWait)}
 	u.mu.Lock()
 	for u.pend[id] != nil {
 		id++ // taken: the next one is as unpredictable
@@ -201,7 +197,7 @@ func (bc *batchConn) flushUp() {
 }
 
 // flush writes u's queued queries. One that cannot be written is left to
-// wait for prefetchWait, then asked again through the chain.
+// wait for Options.PrefetchWait, then asked again through the chain.
 func (u *upSock) flush() {
 	if u.out.n == 0 {
 		return
@@ -367,11 +363,11 @@ func (u *upSock) reply() {
 	u.done = u.done[:0]
 }
 
-// sweep hands the queries that have waited prefetchWait to workers, every
-// prefetchTick, until done is closed.
+// sweep hands the queries that have waited Options.PrefetchWait to
+// workers, checking prefetchTicks times per wait, until done is closed.
 func (s *udpBatchServer) sweep() {
 	defer s.wg.Done()
-	t := time.NewTicker(prefetchTick)
+	t := time.NewTicker(s.conns[0].h.opt.PrefetchWait / prefetchTicks)
 	defer t.Stop()
 	for {
 		select {
@@ -383,8 +379,7 @@ func (s *udpBatchServer) sweep() {
 	}
 }
 
-// expire hands the queries waiting since before now-prefetchWait to
-// workers, and reports whether any query is still waiting.
+// expire hands the queries whose wait ended before now to workers, and reports whether any query is still waiting.
 func (s *udpBatchServer) expire(now time.Time) bool {
 	var late []slowJob
 	waiting := false

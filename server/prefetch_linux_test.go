@@ -7,11 +7,13 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/havendns/haven/internal/dnstest"
 	"github.com/havendns/haven/resolver"
+	"github.com/havendns/haven/resolver/upstream"
 	"github.com/miekg/dns"
 )
 
@@ -62,7 +64,8 @@ func newPrefetchRig(t *testing.T) *prefetchRig {
 	})
 	r.s = startTLS(t, Options{
 		Listen: []string{"127.0.0.1:0"}, Resolver: chain, BatchUDP: true,
-		Subject: func(netip.Addr) (string, uint64) { return "kids", 1 },
+		Subject:      func(netip.Addr) (string, uint64) { return "kids", 1 },
+		PrefetchWait: 300 * time.Millisecond,
 		Prefetch: func(q *resolver.Query, id uint16, buf []byte) ([]byte, netip.AddrPort, string, bool) {
 			if strings.HasPrefix(q.Name(), "blocked.") {
 				return nil, netip.AddrPort{}, "", false
@@ -154,7 +157,7 @@ func TestPrefetch(t *testing.T) {
 		{"tc.test.", "chain", 2},         // the prefetch, then the chain over TCP
 		{"big.test.", "chain", 2},        // cut short by the reader's buffer
 		{"fail.test.", "chain", 2},       // SERVFAIL: the chain asks again
-		{"drop.test.", "chain", 2},       // unanswered for prefetchWait
+		{"drop.test.", "chain", 2},       // unanswered for PrefetchWait
 		{"spoof.test.", "prefetched", 1}, // the other answer is ignored
 		{"refuse.test.", "chain", 2},     // the chain would not take it
 		{"blocked.test.", "chain", 1},    // Prefetch said no
@@ -273,5 +276,66 @@ func TestPrefetchShutdown(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("shutdown took %v with a 300ms context", d)
+	}
+}
+
+// BenchmarkMissUDP is one query of a new name through a batched server to
+// a fake upstream over loopback, clients and upstream included, with the
+// upstream package's forwarder as the chain: by a worker per query, or
+// prefetched by the readers. Eight clients ask at once, so that batches
+// form as under load.
+func BenchmarkMissUDP(b *testing.B) {
+	if !batchSupported {
+		b.Skip("batched UDP needs Linux")
+	}
+	for _, prefetch := range []bool{false, true} {
+		name := "worker"
+		if prefetch {
+			name = "prefetch"
+		}
+		b.Run(name, func(b *testing.B) {
+			up := dnstest.NewUpstream(b, dnstest.EchoHandler())
+			u, err := upstream.New(upstream.Options{Proto: "udp", Addr: up.Addr()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			fwd := upstream.NewForwarder(upstream.NewGroup([]upstream.Upstream{u}, upstream.GroupOptions{}), nil)
+			b.Cleanup(func() { fwd.Close() })
+			opt := Options{Listen: []string{"127.0.0.1:0"}, Resolver: fwd, BatchUDP: true,
+				Subject: func(netip.Addr) (string, uint64) { return "kids", 1 }}
+			if prefetch {
+				opt.Prefetch = func(q *resolver.Query, id uint16, buf []byte) ([]byte, netip.AddrPort, string, bool) {
+					to, who, ok := fwd.Target(q.Name())
+					w, err := upstream.PackQuery(buf, id, q.Msg)
+					return w, to, who, ok && err == nil
+				}
+			}
+			s := startTLS(b, opt, nil)
+			addr := s.Addrs()[0].String()
+			var next atomic.Int64
+			b.SetParallelism(4) // 8 clients on 2 CPUs
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				c, err := net.Dial("udp", addr)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer c.Close()
+				conn := &dns.Conn{Conn: c}
+				for pb.Next() {
+					if err := conn.WriteMsg(query(fmt.Sprintf("b%d.test.", next.Add(1)), dns.TypeA)); err != nil {
+						b.Error(err)
+						return
+					}
+					conn.SetReadDeadline(time.Now().Add(clientDeadline))
+					if _, err := conn.ReadMsg(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

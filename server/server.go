@@ -91,6 +91,11 @@ type Options struct {
 	// address, the upstream's name, and q's upstream query, packed into
 	// buf with ID id. See "Prefetch" in the README.
 	Prefetch func(q *resolver.Query, id uint16, buf []byte) (wire []byte, to netip.AddrPort, upstream string, ok bool)
+	// PrefetchWait is how long a prefetched query waits for its answer
+	// before a worker asks again through the chain (default 1s). Haven
+	// gives half its upstream timeout, so that failing over to the next
+	// upstream takes no longer than the chain's own first attempt.
+	PrefetchWait time.Duration
 	// Now is the fast path's clock (nil = time.Now); it must be the
 	// chain's, or answers would outlive their schedule windows.
 	Now func() time.Time
@@ -112,6 +117,9 @@ const (
 	// defaultFastAnswers holds the answers to a household's or a school's
 	// popular names many times over, in a few MB.
 	defaultFastAnswers = 1 << 16
+	// defaultPrefetchWait is the upstream timeout's default share of a
+	// first attempt when there are two upstreams.
+	defaultPrefetchWait = time.Second
 )
 
 // Server serves DNS on a set of addresses.
@@ -154,6 +162,9 @@ func New(opt Options) *Server {
 		opt.Now = time.Now
 	}
 	orDefault(&opt.FastAnswers, defaultFastAnswers)
+	if opt.PrefetchWait <= 0 {
+		opt.PrefetchWait = defaultPrefetchWait
+	}
 	h := &handler{opt: opt, log: log,
 		inflight: newInflightLimiter(opt.MaxInFlight, opt.MaxInFlightPerIP)}
 	if opt.Subject != nil && opt.BatchUDP && batchSupported {

@@ -121,8 +121,10 @@ func (h *Haven) newServer(cfg *config.Config) (*server.Server, error) {
 		BatchUDP:    cfg.UDPBatch,
 		Subject:     h.subject,
 		Prefetch:    h.prefetch,
-		FastAnswers: min(4*cfg.Cache.Size, 1<<19),
-		Now:         h.opt.Now,
+		// The chain's first attempt, with two upstreams, has as long.
+		PrefetchWait: cfg.Upstream.Timeout / 2,
+		FastAnswers:  min(4*cfg.Cache.Size, 1<<19),
+		Now:          h.opt.Now,
 	}
 	if len(cfg.TLS.Listen) > 0 || len(cfg.HTTPS.Listen) > 0 {
 		var names []string
