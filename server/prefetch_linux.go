@@ -58,11 +58,11 @@ type upSock struct {
 	c      *net.UDPConn
 	rc     syscall.RawConn
 	opened time.Time
-	sent   int    // queries queued, by bc's reader only
-	out    *mmsgs // queries to send, bc's reader's
-	in     *mmsgs // answers read, the socket reader's
-	ans    *mmsgs // replies to write, the socket reader's
-	done   []prefetched
+	sent   int           // queries queued, by bc's reader only
+	out    *mmsgs        // queries to send, bc's reader's
+	in     *mmsgs        // answers read, the socket reader's
+	ans    *mmsgs        // replies to write, the socket reader's
+	done   []*prefetched // replies queued in ans, to observe once written
 
 	mu      sync.Mutex
 	pend    map[uint16]*prefetched // by upstream ID
@@ -75,8 +75,11 @@ type prefetched struct {
 	slowJob
 	to       sockaddr
 	deadline time.Time
-	q        *resolver.Query // once answered: to observe
-	rcode    int
+	// Once answered: the chain's query, to observe, and its answer's
+	// rcode; in one allocation with the rest.
+	q     resolver.Query
+	pre   resolver.Prefetched
+	rcode int
 }
 
 // prefetch sends j's query upstream through the socket to its upstream,
@@ -319,11 +322,13 @@ func (u *upSock) cutShort(w []byte) {
 func (u *upSock) settle(p *prefetched, m *dns.Msg) {
 	bc, h := u.bc, u.bc.h
 	client := p.ap.Addr().Unmap()
-	pre := &resolver.Prefetched{Msg: m, Upstream: u.name, RTT: time.Since(p.start)}
-	q := &resolver.Query{Msg: p.req, Client: client, Proto: resolver.UDP, Prefetched: pre}
+	p.pre = resolver.Prefetched{Msg: m, Upstream: u.name, RTT: time.Since(p.start)}
+	p.q = resolver.Query{Msg: p.req, Client: client, Proto: resolver.UDP, Prefetched: &p.pre}
+	q := &p.q
 	resp := h.answer(q)
-	q.Prefetched = nil
-	if pre.Refused {
+	q.Prefetched, p.pre.Msg = nil, nil
+	p.rcode = resp.Rcode
+	if p.pre.Refused {
 		bc.s.dispatch(p.slowJob)
 		return
 	}
@@ -333,14 +338,14 @@ func (u *upSock) settle(p *prefetched, m *dns.Msg) {
 	if err != nil || len(wire) > len(buf) || &wire[0] != &buf[0] {
 		// As alone: nothing is sent, the query is still observed.
 		h.log.Debug("write answer", "client", client, "err", err)
-		u.done = append(u.done, prefetched{slowJob: slowJob{ap: p.ap, start: p.start}, q: q, rcode: resp.Rcode})
+		u.done = append(u.done, p)
 		return
 	}
 	u.ans.queueTo(len(wire), &p.to, p.oob)
 	if p.k != nil {
 		h.keep(p.k, wire, q, resp.Rcode, p.now)
 	}
-	u.done = append(u.done, prefetched{slowJob: slowJob{ap: p.ap, start: p.start}, q: q, rcode: resp.Rcode})
+	u.done = append(u.done, p)
 }
 
 // reply writes the queued replies on the reader's client socket, then
@@ -352,11 +357,10 @@ func (u *upSock) reply() {
 			h.log.Debug("write answers", "addr", u.bc.c.LocalAddr().String(), "err", err)
 		}
 	}
-	for i := range u.done {
-		d := &u.done[i]
-		h.inflight.release(d.q.Client)
+	for _, p := range u.done {
+		h.inflight.release(p.q.Client)
 		if h.opt.Observe != nil {
-			h.opt.Observe(d.q, d.rcode, time.Since(d.start))
+			h.opt.Observe(&p.q, p.rcode, time.Since(p.start))
 		}
 	}
 	clear(u.done)

@@ -95,13 +95,11 @@ func (c *Cache) Resolve(ctx context.Context, q *resolver.Query) (*dns.Msg, error
 		return c.next.Resolve(ctx, q)
 	}
 	k := keyOf(q.Msg)
-	if e, ok := c.lru.Get(k); ok {
-		if t := c.since(); t < e.expires() {
-			if m, err := e.fresh(t - e.stored()); err == nil {
-				c.hits.Add(1)
-				q.Trace.Cache = resolver.CacheHit
-				return m, nil
-			}
+	// A prefetched query went upstream because there was no fresh entry
+	// (Covers), and its answer is in hand: no lookup.
+	if q.Prefetched == nil {
+		if m := c.hit(k, q); m != nil {
+			return m, nil
 		}
 	}
 
@@ -135,6 +133,25 @@ func (c *Cache) Covers(m *dns.Msg) bool {
 	_, ok := c.flights[k]
 	c.mu.Unlock()
 	return ok
+}
+
+// hit returns the fresh entry for k, if there is one.
+func (c *Cache) hit(k key, q *resolver.Query) *dns.Msg {
+	e, ok := c.lru.Get(k)
+	if !ok {
+		return nil
+	}
+	t := c.since()
+	if t >= e.expires() {
+		return nil
+	}
+	m, err := e.fresh(t - e.stored())
+	if err != nil {
+		return nil
+	}
+	c.hits.Add(1)
+	q.Trace.Cache = resolver.CacheHit
+	return m
 }
 
 // serveStale returns the entry for k if it may still be served after the
