@@ -266,13 +266,7 @@ func (u *upSock) read() {
 // waiting on u. Anything else is dropped, as a spoofer's or a late answer
 // is; the query still waits for its own.
 func (u *upSock) answer(w []byte) {
-	if len(w) < headerLen {
-		return
-	}
-	id := binary.BigEndian.Uint16(w)
-	u.mu.Lock()
-	p := u.pend[id]
-	u.mu.Unlock()
+	id, p := u.waiting(w)
 	if p == nil {
 		return
 	}
@@ -284,14 +278,9 @@ func (u *upSock) answer(w []byte) {
 	if got.Qtype != want.Qtype || got.Qclass != want.Qclass || !strings.EqualFold(got.Name, want.Name) {
 		return
 	}
-	u.mu.Lock()
-	if u.pend[id] != p {
-		u.mu.Unlock()
+	if !u.take(id, p) {
 		return
 	}
-	delete(u.pend, id)
-	u.closeIfDoneLocked()
-	u.mu.Unlock()
 	if m.Truncated || (m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError) {
 		// TCP, or another upstream: the chain's to try.
 		u.bc.s.dispatch(p.slowJob)
@@ -303,18 +292,33 @@ func (u *upSock) answer(w []byte) {
 // cutShort hands the query an answer too large to read whole answers to
 // a worker, which asks again (over TCP if need be).
 func (u *upSock) cutShort(w []byte) {
+	if id, p := u.waiting(w); p != nil && u.take(id, p) {
+		u.bc.s.dispatch(p.slowJob)
+	}
+}
+
+// waiting returns the query waiting on u under w's ID, if any.
+func (u *upSock) waiting(w []byte) (uint16, *prefetched) {
 	if len(w) < headerLen {
-		return
+		return 0, nil
 	}
 	id := binary.BigEndian.Uint16(w)
 	u.mu.Lock()
-	p := u.pend[id]
+	defer u.mu.Unlock()
+	return id, u.pend[id]
+}
+
+// take stops p waiting under id, and reports whether it still was: an
+// answer and the sweeper may race for it.
+func (u *upSock) take(id uint16, p *prefetched) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.pend[id] != p {
+		return false
+	}
 	delete(u.pend, id)
 	u.closeIfDoneLocked()
-	u.mu.Unlock()
-	if p != nil {
-		u.bc.s.dispatch(p.slowJob)
-	}
+	return true
 }
 
 // settle runs the chain on p's query with its answer m in hand, and

@@ -80,6 +80,23 @@ func newPrefetchRig(t *testing.T) *prefetchRig {
 	return r
 }
 
+// dialPrefetchRig starts a rig and connects one client socket to it, so
+// that every query goes to the same reader; the socket is closed when the
+// test ends.
+func dialPrefetchRig(t *testing.T) (*prefetchRig, net.Conn) {
+	t.Helper()
+	if !batchSupported {
+		t.Skip("batched UDP needs Linux")
+	}
+	r := newPrefetchRig(t)
+	c, err := net.Dial("udp", r.s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return r, c
+}
+
 func (r *prefetchRig) note(name, how string) {
 	r.mu.Lock()
 	r.how[name] = append(r.how[name], how)
@@ -200,15 +217,7 @@ func TestPrefetch(t *testing.T) {
 // the queries of the batch it rotates in go out on the new one, and the
 // retired socket is closed once its queries are answered.
 func TestPrefetchRotates(t *testing.T) {
-	if !batchSupported {
-		t.Skip("batched UDP needs Linux")
-	}
-	r := newPrefetchRig(t)
-	c, err := net.Dial("udp", r.s.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	r, c := dialPrefetchRig(t)
 	conn := &dns.Conn{Conn: c}
 	const n, burst = prefetchRotate + 76, 50
 	for i := 0; i < n; i += burst {
@@ -250,15 +259,7 @@ func TestPrefetchRotates(t *testing.T) {
 // waits for an answer that never comes: Shutdown returns once its context
 // ends, not later.
 func TestPrefetchShutdown(t *testing.T) {
-	if !batchSupported {
-		t.Skip("batched UDP needs Linux")
-	}
-	r := newPrefetchRig(t)
-	c, err := net.Dial("udp", r.s.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	r, c := dialPrefetchRig(t)
 	w, _ := query("blackhole.test.", dns.TypeA).Pack()
 	if _, err := c.Write(w); err != nil {
 		t.Fatal(err)
