@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -29,11 +30,16 @@ import (
 // checked: a query waits up to a tenth longer.
 const prefetchTicks = 10
 
-// prefetched is a query sent upstream by a reader, waiting for its answer.
+// prefetched is a query sent upstream by a reader, waiting for its answer,
+// or a query waiting for the answer to another's (a follower).
 type prefetched struct {
 	slowJob
 	to       sockaddr
 	deadline time.Time
+	fk       flight
+	// followers are the queries that would have sent the same upstream
+	// query while this one waited: they take its answer.
+	followers []*prefetched
 	// Once answered: the chain's query, to observe, and its answer's
 	// rcode; in one allocation with the rest.
 	q     resolver.Query
@@ -41,8 +47,53 @@ type prefetched struct {
 	rcode int
 }
 
+// flight is what an upstream query asks, and of whom. Queries that would
+// send the same one while it waits wait for its answer instead, as the
+// cache's flights make them wait when workers ask: a hundred devices
+// asking a new name at once send it upstream once.
+type flight struct {
+	name          string
+	qtype, qclass uint16
+	bits          uint8 // the upstream query's CD, AD and DO
+	to            netip.AddrPort
+}
+
+// join makes p follow the query in flight for p.fk and reports true, or
+// makes p that query and reports false.
+func (pf *prefetcher) join(p *prefetched) bool {
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	if lead := pf.flights[p.fk]; lead != nil {
+		lead.followers = append(lead.followers, p)
+		return true
+	}
+	pf.flights[p.fk] = p
+	return false
+}
+
+// land ends p's flight and returns its followers.
+func (pf *prefetcher) land(p *prefetched) []*prefetched {
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	if pf.flights[p.fk] == p {
+		delete(pf.flights, p.fk)
+	}
+	fs := p.followers
+	p.followers = nil
+	return fs
+}
+
+// handOff gives p and its followers to workers, which ask from scratch.
+func (s *udpBatchServer) handOff(p *prefetched) {
+	s.dispatch(p.slowJob)
+	for _, f := range s.pf.land(p) {
+		s.dispatch(f.slowJob)
+	}
+}
+
 // prefetch sends j's query upstream through the socket to its upstream,
-// if Options.Prefetch lets it, and reports whether it did.
+// or makes it follow the same query sent already, if Options.Prefetch
+// lets it, and reports whether it did.
 func (bc *batchConn) prefetch(j slowJob, i int) bool {
 	pf := bc.h.opt.Prefetch
 	// The chain's form of the query: its name in lower case.
@@ -57,11 +108,27 @@ func (bc *batchConn) prefetch(j slowJob, i int) bool {
 	if !ok || len(wire) > len(bc.pfBuf) {
 		return false
 	}
+	p := &prefetched{slowJob: j, to: bc.in.sockaddr(i), deadline: j.start.Add(bc.h.opt.PrefetchWait),
+		fk: flight{name: bc.pfQ[0].Name, qtype: bc.pfQ[0].Qtype, qclass: bc.pfQ[0].Qclass, to: to}}
+	if j.req.CheckingDisabled {
+		p.fk.bits |= 1
+	}
+	if j.req.AuthenticatedData {
+		p.fk.bits |= 2
+	}
+	if o := j.req.IsEdns0(); o != nil && o.Do() {
+		p.fk.bits |= 4
+	}
+	if bc.s.pf.join(p) {
+		return true
+	}
 	u := bc.upSock(to, name, j.start)
 	if u == nil {
+		for _, f := range bc.s.pf.land(p) {
+			bc.s.dispatch(f.slowJob)
+		}
 		return false
 	}
-	p := &prefetched{slowJob: j, to: bc.in.sockaddr(i), deadline: j.start.Add(bc.h.opt.PrefetchWait)}
 	u.mu.Lock()
 	for u.pend[id] != nil {
 		id++ // taken: the next one is as unpredictable
@@ -142,17 +209,28 @@ func (u *upSock) answer(w []byte) {
 	}
 	if m.Truncated || (m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError) {
 		// TCP, or another upstream: the chain's to try.
-		u.bc.s.dispatch(p.slowJob)
+		u.bc.s.handOff(p)
 		return
 	}
+	fs := u.bc.s.pf.land(p)
+	ms := make([]*dns.Msg, len(fs))
+	for i := range fs {
+		ms[i] = m.Copy() // each chain changes its answer in place
+	}
 	u.settle(p, m)
+	for i, f := range fs {
+		if u.ans.full() {
+			u.reply()
+		}
+		u.settle(f, ms[i])
+	}
 }
 
 // cutShort hands the query an answer too large to read whole answers to
 // a worker, which asks again (over TCP if need be).
 func (u *upSock) cutShort(w []byte) {
 	if id, p := u.waiting(w); p != nil && u.take(id, p) {
-		u.bc.s.dispatch(p.slowJob)
+		u.bc.s.handOff(p)
 	}
 }
 
@@ -192,7 +270,7 @@ func (u *upSock) settle(p *prefetched, m *dns.Msg) {
 	q.Prefetched, p.pre.Msg = nil, nil
 	p.rcode = resp.Rcode
 	if p.pre.Refused {
-		bc.s.dispatch(p.slowJob)
+		bc.s.handOff(p)
 		return
 	}
 	resp.Truncate(limitForAmplification(client, udpSize(p.req, h.opt.UDPSize)))

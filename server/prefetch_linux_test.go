@@ -105,7 +105,8 @@ func (r *prefetchRig) note(name, how string) {
 
 // upstream answers by the name's first label: "tc" truncated over UDP,
 // "big" with 300 records over UDP (more than a reader's buffer),
-// "fail" SERVFAIL and "drop" nothing the first time, "spoof" first with
+// "fail" SERVFAIL and "drop" nothing the first time, "slow" after 100 ms,
+// "spoof" first with
 // the answer to another question under the same ID, "blackhole" never;
 // anything else A 192.0.2.1.
 func (r *prefetchRig) upstream(w dns.ResponseWriter, q *dns.Msg) {
@@ -147,6 +148,8 @@ func (r *prefetchRig) upstream(w dns.ResponseWriter, q *dns.Msg) {
 		}
 	case "blackhole":
 		return
+	case "slow":
+		time.Sleep(100 * time.Millisecond)
 	case "spoof":
 		other := m.Copy()
 		other.Question[0].Name = "other.test."
@@ -208,6 +211,45 @@ func TestPrefetch(t *testing.T) {
 	r.mu.Unlock()
 	if q == nil || q.Question[0].Name != "ok.test." || !q.RecursionDesired || len(q.Extra) != 0 {
 		t.Errorf("upstream query for Ok.test.: %v", q)
+	}
+}
+
+// TestPrefetchFollows asks one new name from ten client sockets at once,
+// so from both readers: the name goes upstream once, and every query gets
+// the answer, each through its own run of the chain.
+func TestPrefetchFollows(t *testing.T) {
+	if !batchSupported {
+		t.Skip("batched UDP needs Linux")
+	}
+	r := newPrefetchRig(t)
+	const n = 10
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := query("slow.test.", dns.TypeA)
+			m.Id = uint16(1000 + i)
+			resp, _, err := (&dns.Client{Timeout: clientDeadline}).Exchange(m, r.s.Addrs()[0].String())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if resp.Id != m.Id {
+				t.Errorf("answer %d to query %d", resp.Id, m.Id)
+			}
+			checkA(t, resp, "192.0.2.1")
+		}()
+	}
+	wg.Wait()
+	r.s.idle(t)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if got := r.asked["slow.test."]; got != 1 {
+		t.Errorf("upstream asked %d times for %d queries at once, want once", got, n)
+	}
+	if got := strings.Count(strings.Join(r.how["slow.test."], ","), "prefetched"); got != n {
+		t.Errorf("chain ran %v, want %d runs on the prefetched answer", r.how["slow.test."], n)
 	}
 }
 

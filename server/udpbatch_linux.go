@@ -144,7 +144,8 @@ func startUDPBatch(h *handler, conns []*net.UDPConn) (*udpBatchServer, error) {
 		s.conns = append(s.conns, bc)
 	}
 	if h.opt.Prefetch != nil && h.fast != nil {
-		s.pf = &prefetcher{socks: make(map[*upSock]struct{}), done: make(chan struct{})}
+		s.pf = &prefetcher{socks: make(map[*upSock]struct{}), flights: make(map[flight]*prefetched),
+			done: make(chan struct{})}
 		s.wg.Add(1)
 		go s.sweep()
 	}

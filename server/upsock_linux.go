@@ -26,9 +26,10 @@ const (
 // prefetcher is a udpBatchServer's prefetching: every upstream socket its
 // readers opened, for the sweeper that ends their waits.
 type prefetcher struct {
-	mu    sync.Mutex
-	socks map[*upSock]struct{}
-	done  chan struct{}
+	mu      sync.Mutex
+	socks   map[*upSock]struct{}
+	flights map[flight]*prefetched // the queries sent, by what they ask
+	done    chan struct{}
 }
 
 // upSock is one connected UDP socket a batched reader sends queries on.
@@ -169,7 +170,7 @@ func (s *udpBatchServer) sweep() {
 // expire hands the queries whose wait ended before now to workers, and
 // reports whether any query is still waiting.
 func (s *udpBatchServer) expire(now time.Time) bool {
-	var late []slowJob
+	var late []*prefetched
 	waiting := false
 	s.pf.mu.Lock()
 	socks := make([]*upSock, 0, len(s.pf.socks))
@@ -182,15 +183,15 @@ func (s *udpBatchServer) expire(now time.Time) bool {
 		for id, p := range u.pend {
 			if now.After(p.deadline) {
 				delete(u.pend, id)
-				late = append(late, p.slowJob)
+				late = append(late, p)
 			}
 		}
 		waiting = waiting || len(u.pend) > 0
 		u.closeIfDoneLocked()
 		u.mu.Unlock()
 	}
-	for _, j := range late {
-		s.dispatch(j)
+	for _, p := range late {
+		s.handOff(p)
 	}
 	return waiting
 }
