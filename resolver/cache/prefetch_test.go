@@ -56,10 +56,22 @@ func TestCovers(t *testing.T) {
 	ans.SetReply(pre.Msg)
 	ans.Answer = rrs(t, "slow.example. 60 IN A 192.0.2.7")
 	pre.Prefetched = &resolver.Prefetched{Msg: ans}
-	m, err := c.Resolve(context.Background(), pre)
-	if err != nil || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "192.0.2.7" {
-		t.Fatalf("prefetched query: %v, %v", m, err)
+	defer func() { close(release); <-done }()
+	type result struct {
+		m   *dns.Msg
+		err error
 	}
-	close(release)
-	<-done
+	got := make(chan result, 1)
+	go func() {
+		m, err := c.Resolve(context.Background(), pre)
+		got <- result{m, err}
+	}()
+	select {
+	case r := <-got:
+		if r.err != nil || len(r.m.Answer) != 1 || r.m.Answer[0].(*dns.A).A.String() != "192.0.2.7" {
+			t.Fatalf("prefetched query: %v, %v", r.m, r.err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the prefetched query waits for the flight under way")
+	}
 }
