@@ -6,6 +6,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +47,9 @@ type Stats struct {
 // everything else on to the next step, remembering what comes back.
 type Cache struct {
 	next     resolver.Resolver
-	lru      *lru.Cache[key, entry] // nil when caching is disabled
+	lru      *lru.Cache[uint64, entry] // by slot(key); nil when caching is disabled
+	seed     maphash.Seed
+	slot     func(key) uint64 // a test's may collide at will
 	now      func() time.Time
 	epoch    time.Time // entries' times are offsets from it
 	minTTL   uint32    // seconds
@@ -80,9 +83,27 @@ func New(next resolver.Resolver, opt Options) *Cache {
 	}
 	if opt.Size > 0 {
 		// lru.New fails only for a size <= 0, ruled out just above.
-		c.lru, _ = lru.New[key, entry](opt.Size)
+		c.lru, _ = lru.New[uint64, entry](opt.Size)
 	}
+	c.seed = maphash.MakeSeed()
+	c.slot = c.hash
 	return c
+}
+
+// hash is the LRU key of k. Two keys may share one: the entry holds its
+// full key, and every lookup checks it (see entry).
+func (c *Cache) hash(k key) uint64 {
+	h := maphash.String(c.seed, k.name)
+	return h ^ (uint64(k.qtype)<<24|uint64(k.qclass)<<8|uint64(k.flags))*0x9e3779b97f4a7c15
+}
+
+// peek returns the entry for k without touching its recency.
+func (c *Cache) peek(k *key) (entry, bool) {
+	e, ok := c.lru.Peek(c.slot(*k))
+	if !ok || !e.is(k) {
+		return nil, false
+	}
+	return e, true
 }
 
 // Resolve answers q from a fresh entry, or asks the next step and remembers
@@ -126,7 +147,7 @@ func (c *Cache) Covers(m *dns.Msg) bool {
 		return false
 	}
 	k := keyOf(m)
-	if e, ok := c.lru.Peek(k); ok && c.since() < e.expires() {
+	if e, ok := c.peek(&k); ok && c.since() < e.expires() {
 		return true
 	}
 	c.mu.Lock()
@@ -137,8 +158,8 @@ func (c *Cache) Covers(m *dns.Msg) bool {
 
 // hit returns the fresh entry for k, if there is one.
 func (c *Cache) hit(k key, q *resolver.Query) *dns.Msg {
-	e, ok := c.lru.Get(k)
-	if !ok {
+	e, ok := c.lru.Get(c.slot(k))
+	if !ok || !e.is(&k) {
 		return nil
 	}
 	t := c.since()
@@ -160,7 +181,7 @@ func (c *Cache) serveStale(k key, q *resolver.Query) *dns.Msg {
 	if c.stale == 0 {
 		return nil
 	}
-	e, ok := c.lru.Peek(k)
+	e, ok := c.peek(&k)
 	if !ok {
 		return nil
 	}
@@ -268,9 +289,11 @@ func (c *Cache) store(k key, m *dns.Msg) {
 	// A copy of its exact size: Pack would leave the entry a buffer of the
 	// uncompressed length, for as long as it lives.
 	t := c.since()
-	e := newEntry(packed, t, t+time.Duration(ttl)*time.Second)
+	e := newEntry(&k, packed, t, t+time.Duration(ttl)*time.Second)
 	packBufs.Put(bp)
-	if c.lru.Add(k, e) {
+	// Under another key's hash, that key's entry is replaced: a cache
+	// may forget.
+	if c.lru.Add(c.slot(k), e) {
 		c.evictions.Add(1)
 	}
 }
@@ -284,8 +307,8 @@ var packBufs = sync.Pool{New: func() any { b := make([]byte, 1024); return &b }}
 // stale. Only the leader of a flight for k calls it, so it cannot race with
 // a store for the same key.
 func (c *Cache) dropDead(k key) {
-	if e, ok := c.lru.Peek(k); ok && c.since() >= e.expires()+c.stale {
-		c.lru.Remove(k)
+	if e, ok := c.peek(&k); ok && c.since() >= e.expires()+c.stale {
+		c.lru.Remove(c.slot(k))
 	}
 }
 

@@ -260,6 +260,50 @@ func TestKeys(t *testing.T) {
 	}
 }
 
+// TestKeysCollide: keys that share an LRU slot never get each other's
+// answer, fresh, covered or stale; the later store takes the slot.
+func TestKeysCollide(t *testing.T) {
+	fail := false
+	c, u, clk := newCache(Options{ServeStale: time.Hour}, func(req *dns.Msg) (*dns.Msg, error) {
+		if fail {
+			return nil, errUpstream
+		}
+		return aRecord(60)(req)
+	})
+	c.slot = func(key) uint64 { return 1 } // every key collides
+	qs := []*resolver.Query{
+		query("example.org.", dns.TypeA),
+		query("example.org.", dns.TypeAAAA),
+		query("example.org.", dns.TypeA),
+		query("www.example.org.", dns.TypeA),
+	}
+	qs[2].Msg.CheckingDisabled = true
+	for i, q := range qs {
+		m := ask(t, c, q)
+		if q.Trace.Cache != resolver.CacheMiss || m.Question[0] != q.Msg.Question[0] {
+			t.Errorf("query %d (%s): %v, question %v; want a miss answering its own", i, q.Name(), q.Trace.Cache, m.Question)
+		}
+		if i > 0 && c.Covers(qs[i-1].Msg) {
+			t.Errorf("query %d: Covers the query before, whose slot it took", i)
+		}
+		if !c.Covers(q.Msg) {
+			t.Errorf("query %d: not covered right after its answer was stored", i)
+		}
+	}
+	if n := u.calls.Load(); n != int64(len(qs)) {
+		t.Errorf("next called %d times, want %d", n, len(qs))
+	}
+	clk.Advance(2 * time.Minute)
+	fail = true
+	if _, err := c.Resolve(context.Background(), qs[0]); err == nil {
+		t.Errorf("stale answer served for %s from another key's entry", qs[0].Name())
+	}
+	q := query("www.example.org.", dns.TypeA)
+	if _, err := c.Resolve(context.Background(), q); err != nil || q.Trace.Cache != resolver.CacheStale {
+		t.Errorf("the slot's own key: %v, %v; want stale", q.Trace.Cache, err)
+	}
+}
+
 func TestNotCached(t *testing.T) {
 	a := []string{"example.org. 300 IN A 192.0.2.1"}
 	tests := []struct {
@@ -375,7 +419,8 @@ func TestEntrySize(t *testing.T) {
 	c, _, _ := newCache(Options{}, aRecord(300))
 	q := query("www.example.org.", dns.TypeA)
 	m := ask(t, c, q)
-	e, ok := c.lru.Peek(keyOf(q.Msg))
+	k := keyOf(q.Msg)
+	e, ok := c.peek(&k)
 	if !ok {
 		t.Fatal("not cached")
 	}

@@ -40,27 +40,52 @@ func keyOf(m *dns.Msg) key {
 
 // entry is one remembered answer, in one allocation: when it was stored
 // and when it expires, as offsets from the cache's epoch (8 bytes each),
-// then the answer packed. Packed, it is a few hundred bytes instead of a
-// tree of RR structs, and unpacking gives every hit its own message to
-// change; in one piece with its times, it is one object fewer per entry
-// for the garbage collector to mark and 64 bytes less of heap (a struct
-// with two time.Time and a slice, allocated apart, took 80 bytes). Its
-// TTLs are those at stored.
+// the key it answers, then the answer packed. Packed, it is a few hundred
+// bytes instead of a tree of RR structs, and unpacking gives every hit its
+// own message to change; in one piece with its times and key, it is one
+// object for the garbage collector to mark where a struct with two
+// time.Time, a slice and the key's name string took three. Its TTLs are
+// those at stored.
+//
+// The key is kept here, not in the LRU, which is keyed by the key's hash
+// (see Cache.slot): a 64-bit map key instead of a 24-byte struct with a
+// string makes each of a miss's map operations cheaper, and the entry
+// checks the full key on every lookup, so a collision is a miss, never
+// another name's answer.
 type entry []byte
 
-const entryHeader = 16
+// Layout of an entry's head: stored and expires, then the key's flags,
+// type, class and name length, then the name, then the answer.
+const (
+	entryTimes = 16
+	entryKey   = entryTimes + 1 + 2 + 2 + 2
+)
 
-func newEntry(packed []byte, stored, expires time.Duration) entry {
-	e := make(entry, entryHeader+len(packed))
+func newEntry(k *key, packed []byte, stored, expires time.Duration) entry {
+	e := make(entry, entryKey+len(k.name)+len(packed))
 	binary.LittleEndian.PutUint64(e, uint64(stored))
 	binary.LittleEndian.PutUint64(e[8:], uint64(expires))
-	copy(e[entryHeader:], packed)
+	e[entryTimes] = k.flags
+	binary.LittleEndian.PutUint16(e[entryTimes+1:], k.qtype)
+	binary.LittleEndian.PutUint16(e[entryTimes+3:], k.qclass)
+	binary.LittleEndian.PutUint16(e[entryTimes+5:], uint16(len(k.name)))
+	n := copy(e[entryKey:], k.name)
+	copy(e[entryKey+n:], packed)
 	return e
 }
 
 func (e entry) stored() time.Duration  { return time.Duration(binary.LittleEndian.Uint64(e)) }
 func (e entry) expires() time.Duration { return time.Duration(binary.LittleEndian.Uint64(e[8:])) }
-func (e entry) packed() []byte         { return e[entryHeader:] }
+func (e entry) nameLen() int           { return int(binary.LittleEndian.Uint16(e[entryTimes+5:])) }
+func (e entry) packed() []byte         { return e[entryKey+e.nameLen():] }
+
+// is reports whether e answers k.
+func (e entry) is(k *key) bool {
+	return e[entryTimes] == k.flags &&
+		binary.LittleEndian.Uint16(e[entryTimes+1:]) == k.qtype &&
+		binary.LittleEndian.Uint16(e[entryTimes+3:]) == k.qclass &&
+		string(e[entryKey:entryKey+e.nameLen()]) == k.name
+}
 
 // fresh returns the answer with every TTL lowered by the whole seconds of
 // age, how long ago it was stored. TTLs never drop below 1: the entry is
