@@ -107,6 +107,29 @@ func TestForwarderSubcommand(t *testing.T) {
 	}
 }
 
+// TestRelaySubcommand runs "relay" as the benchmark does, in front of the
+// fake upstream: it passes the benchmark's answer check, listed names
+// included (it blocks nothing, and the check knows it).
+func TestRelaySubcommand(t *testing.T) {
+	t.Setenv("HAVEN_BENCH_TEST_CHILD", "1")
+	var ps procs
+	defer ps.stopAll()
+	_, upAddr, err := ps.startResponder(os.Args[0], "upstream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, addr, err := ps.startResponder(os.Args[0], "relay", "--upstream", upAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkAnswers(&target{name: "relay", addr: addr, proc: p}, []string{"ads.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := serveRelay([]string{"--upstream", "192.0.2.1:53"}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Error("relayed to a non-loopback upstream")
+	}
+}
+
 func TestResponderRefusesNonLoopback(t *testing.T) {
 	var out, errb bytes.Buffer
 	if err := serveResponder("null", []string{"--listen", "192.0.2.1:53"}, &out, &errb); err == nil {

@@ -25,10 +25,13 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
-		case "upstream", "null", "fwd":
+		case "upstream", "null", "fwd", "relay":
 			serve := func() error { return serveResponder(args[0], args[1:], stdout, stderr) }
-			if args[0] == "fwd" {
+			switch args[0] {
+			case "fwd":
 				serve = func() error { return serveForwarder(args[1:], stdout, stderr) }
+			case "relay":
+				serve = func() error { return serveRelay(args[1:], stdout, stderr) }
 			}
 			if err := serve(); err != nil {
 				fmt.Fprintf(stderr, "haven-bench %s: %v\n", args[0], err)

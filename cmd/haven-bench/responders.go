@@ -14,6 +14,7 @@ import (
 
 	"github.com/havendns/haven/internal/nullresp"
 	"github.com/havendns/haven/internal/plainfwd"
+	"github.com/havendns/haven/internal/wirerelay"
 )
 
 // The fake upstream and the null responder are the same answerer run as
@@ -132,4 +133,22 @@ func checkLoopback(hostport string) error {
 		return fmt.Errorf("%s: only loopback addresses are allowed", hostport)
 	}
 	return nil
+}
+
+// serveRelay is the "relay" subcommand: relay UDP queries to the upstream
+// unparsed (internal/wirerelay), the floor of a cache miss.
+func serveRelay(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "loopback `host:port` to serve UDP on")
+	upstream := fs.String("upstream", "", "loopback `host:port` of the upstream (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, a := range []string{*listen, *upstream} {
+		if err := checkLoopback(a); err != nil {
+			return err
+		}
+	}
+	return serveUntilSignal(stdout, func() (listener, error) { return wirerelay.Listen(*listen, *upstream) })
 }

@@ -156,7 +156,7 @@ func checkAnswers(t *target, list []string) error {
 	if a := firstA(r); r.Rcode != dns.RcodeSuccess || a != fakeA {
 		return fmt.Errorf("%s: check.%s: got %s, A %q; want NOERROR, A %s", t.name, missZone, dns.RcodeToString[r.Rcode], a, fakeA)
 	}
-	if t.name == "null" || len(list) == 0 {
+	if t.name == "null" || t.name == "relay" || len(list) == 0 {
 		return nil
 	}
 	for _, name := range []string{list[0], "sub." + list[len(list)-1]} {
