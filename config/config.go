@@ -18,6 +18,7 @@ type Config struct {
 
 	Listen      []string      // host:port addresses; UDP and TCP on each
 	UDPBatch    bool          // batched UDP (recvmmsg, sendmmsg) and its fast path, on Linux; same answers
+	UDPReaders  int           // sockets and read loops per batched UDP address; 0 = one per two CPUs
 	Upstreams   []Upstream    // tried in order with failover; at least one
 	Conditional []Conditional // names under a domain go to other upstreams
 	Cache       Cache

@@ -72,6 +72,11 @@ func parse(name, dir string, data []byte) (*Config, error) {
 	return c, nil
 }
 
+// maxUDPReaders bounds udp_readers: each reader holds some 300 KB of
+// buffers and a socket per upstream, and more readers than CPUs only
+// make them wait for each other.
+const maxUDPReaders = 256
+
 // config walks the top-level mapping.
 func (p *parser) config(root *yaml.Node) *Config {
 	c := &Config{
@@ -88,7 +93,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 		RateLimit: RateLimit{Client: defaultClientRate, Action: "refuse", Exempt: defaultExempt()},
 		QueryLog:  QueryLog{Enabled: true, Retention: defaultRetention},
 	}
-	keys := []string{"listen", "udp_batch", "upstreams", "upstream", "conditional", "cache", "answer",
+	keys := []string{"listen", "udp_batch", "udp_readers", "upstreams", "upstream", "conditional", "cache", "answer",
 		"data_dir", "refresh", "lists", "allow", "deny", "block", "log",
 		"profiles", "default_profile", "devices", "services", "mac_from", "neighbors",
 		"tls", "https", "cert", "http", "access", "rate_limit", "querylog", "console"}
@@ -117,6 +122,14 @@ func (p *parser) config(root *yaml.Node) *Config {
 			c.Listen = values(l.listen)
 		case "udp_batch":
 			c.UDPBatch, _ = p.boolean(v, "udp_batch")
+		case "udp_readers":
+			if n, ok := p.integer(v, "udp_readers"); ok {
+				if n < 0 || n > maxUDPReaders {
+					p.add(v.Line, "udp_readers: must be 0 to %d (0: one per two CPUs), got %d", maxUDPReaders, n)
+					break
+				}
+				c.UDPReaders = n
+			}
 		case "upstreams":
 			haveUpstreams = true
 			c.Upstreams = p.upstreams(v, "upstreams")

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -105,4 +106,21 @@ func (c *limitConn) Close() error {
 func outOfResources(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
 		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+}
+
+// batchReaders is how many read loops serve a batched UDP address: n if
+// set, else one per two CPUs, at least one. Each reader brings its own
+// helpers that are busy at the same time as it: under misses, the reader
+// of its upstream sockets, which settles the answers it sent for. With a
+// reader per CPU, readers and helpers outnumber the CPUs, and the Go
+// scheduler wakes threads to hand goroutines between them. On two CPUs,
+// one reader instead of two took 5% less CPU a miss, 5% less a cached
+// answer and 11% less on the mix of 100,000 names, with 15% more queries
+// a second there and a lower p99 at 20k qps (0.31–0.41 ms against
+// 0.45–0.57); see the server README.
+func batchReaders(n int) int {
+	if n > 0 {
+		return n
+	}
+	return max(runtime.GOMAXPROCS(0)/2, 1)
 }

@@ -67,11 +67,15 @@ type Options struct {
 	// headers and twice it for a whole request. IdleTimeout is how long a
 	// TCP or DoT connection may wait for its next query (default 10s).
 	ReadTimeout, IdleTimeout time.Duration
-	// BatchUDP serves UDP, on Linux, with GOMAXPROCS SO_REUSEPORT sockets
+	// BatchUDP serves UDP, on Linux, with UDPReaders SO_REUSEPORT sockets
 	// per address read and written in batches (recvmmsg, sendmmsg) instead
 	// of miekg/dns's one packet at a time; answers are the same
 	// (udpbatch_linux.go). Elsewhere it is ignored.
 	BatchUDP bool
+	// UDPReaders is how many sockets, each with a read loop of its own,
+	// serve a batched UDP address; 0 means one per two CPUs Go runs on
+	// (GOMAXPROCS), at least one (see batchReaders).
+	UDPReaders int
 	// Subject, if set with BatchUDP, turns on the fast path: each answer
 	// to a plain UDP query is kept packed (FastAnswers of them, default
 	// 65536) and replayed to the next identical query from a client the
@@ -256,7 +260,7 @@ func (s *Server) bindUDP(addr string) (pc net.PacketConn, ln net.Listener, b *ud
 		pc, ln, err = bindPair(addr)
 		return pc, ln, nil, err
 	}
-	conns, ln, err := bindBatch(addr)
+	conns, ln, err := bindBatch(addr, batchReaders(s.opt.UDPReaders))
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -14,7 +14,7 @@ const batchSupported = false
 
 type udpBatchServer struct{}
 
-func bindBatch(string) ([]*net.UDPConn, net.Listener, error) {
+func bindBatch(string, int) ([]*net.UDPConn, net.Listener, error) {
 	return nil, nil, errors.New("batched UDP needs Linux")
 }
 

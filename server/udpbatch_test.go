@@ -337,8 +337,8 @@ func TestUDPBatchShutdown(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.batch[0].sockets(); n != max(runtime.GOMAXPROCS(0), 1) {
-		t.Errorf("%d sockets, want GOMAXPROCS", n)
+	if n := s.batch[0].sockets(); n != max(runtime.GOMAXPROCS(0)/2, 1) {
+		t.Errorf("%d sockets, want one per two CPUs", n)
 	}
 	addr := s.Addrs()[0].String()
 	c, err := net.Dial("udp", addr)
@@ -439,4 +439,39 @@ func startBlocking(t *testing.T, batch bool) (s *testServer, chain *tableChain, 
 		Timeout: time.Minute}, nil)
 	t.Cleanup(unblock)
 	return s, chain, unblock
+}
+
+// TestUDPReaders: Options.UDPReaders sets how many sockets serve a batched
+// address, and each of them answers: twenty clients, spread over the
+// sockets by the kernel, all get their answers. Zero means one per two
+// CPUs.
+func TestUDPReaders(t *testing.T) {
+	t.Parallel()
+	if !batchSupported {
+		t.Skip("batched UDP needs Linux")
+	}
+	for _, tc := range []struct{ n, want int }{{0, max(runtime.GOMAXPROCS(0)/2, 1)}, {1, 1}, {3, 3}} {
+		s := New(Options{Listen: []string{"127.0.0.1:0"}, BatchUDP: true, UDPReaders: tc.n, Resolver: newTableChain(t)})
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.batch[0].sockets(); got != tc.want {
+			t.Errorf("UDPReaders %d: %d sockets, want %d", tc.n, got, tc.want)
+		}
+		addr := s.Addrs()[0].String()
+		for range 20 {
+			c, err := net.Dial("udp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := exchangeConn(t, &dns.Conn{Conn: c}, query("example.com.", dns.TypeA))
+			checkA(t, r, "192.0.2.1", "192.0.2.2")
+			c.Close()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), clientDeadline)
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		cancel()
+	}
 }

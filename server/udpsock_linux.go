@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"runtime"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -46,11 +45,10 @@ func listenUDPBatch(addr string, n int) ([]*net.UDPConn, error) {
 	return conns, nil
 }
 
-// bindBatch binds addr as bindPair does, with the UDP side on
-// GOMAXPROCS SO_REUSEPORT sockets, so that the kernel spreads the
-// packets over as many read loops.
-func bindBatch(addr string) ([]*net.UDPConn, net.Listener, error) {
-	n := max(runtime.GOMAXPROCS(0), 1)
+// bindBatch binds addr as bindPair does, with the UDP side on n
+// SO_REUSEPORT sockets, so that the kernel spreads the packets over as
+// many read loops.
+func bindBatch(addr string, n int) ([]*net.UDPConn, net.Listener, error) {
 	for attempt := 0; ; attempt++ {
 		conns, err := listenUDPBatch(addr, 1)
 		if err != nil {

@@ -119,6 +119,7 @@ func (h *Haven) newServer(cfg *config.Config) (*server.Server, error) {
 		Guard:       &h.guard,
 		Refused:     h.refused,
 		BatchUDP:    cfg.UDPBatch,
+		UDPReaders:  cfg.UDPReaders,
 		Subject:     h.subject,
 		Prefetch:    h.prefetch,
 		// The chain's first attempt, with two upstreams, has as long.

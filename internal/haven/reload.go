@@ -86,9 +86,12 @@ func (h *Haven) apply(ctx context.Context, old, cfg *config.Config) error {
 	return nil
 }
 
+// listenersChanged reports whether a reload must bind the DNS listeners
+// anew: their addresses changed, or how UDP is read.
 func listenersChanged(a, b *config.Config) bool {
 	return !slices.Equal(a.Listen, b.Listen) || !slices.Equal(a.TLS.Listen, b.TLS.Listen) ||
-		!slices.Equal(a.HTTPS.Listen, b.HTTPS.Listen) || a.TLS.ServerName != b.TLS.ServerName
+		!slices.Equal(a.HTTPS.Listen, b.HTTPS.Listen) || a.TLS.ServerName != b.TLS.ServerName ||
+		a.UDPBatch != b.UDPBatch || a.UDPReaders != b.UDPReaders
 }
 
 // restartNeeded names the settings a reload does not apply.

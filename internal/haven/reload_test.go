@@ -110,6 +110,29 @@ func TestReloadSwapsUpstreamsAndListeners(t *testing.T) {
 	}
 }
 
+// TestReloadRebindsForUDPReaders: changing how UDP is read (udp_readers,
+// udp_batch) binds the listeners anew, as a new address does: with port
+// 0, the new listener has a new port, and it answers.
+func TestReloadRebindsForUDPReaders(t *testing.T) {
+	up := dnstest.NewUpstream(t, dnstest.ZoneHandler("example.com. 300 IN A 192.0.2.1"))
+	file := t.TempDir() + "/haven.yaml"
+	base := fmt.Sprintf("listen: [\"127.0.0.1:0\"]\nupstreams: [\"udp://%s\"]\nlists: {}\nblock: []\n", up.Addr())
+	h, _ := launchFile(t, file, base+"udp_readers: 1\n", haven.Options{})
+	for _, change := range []string{"udp_readers: 3\n", "udp_readers: 3\nudp_batch: false\n"} {
+		before := h.Addr()
+		rewrite(t, file, base+change)
+		if err := h.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if h.Addr() == before {
+			t.Errorf("%q: still listening on %s, not bound anew", change, before)
+		}
+		if r := ask(t, "udp", h.Addr(), "example.com.", dns.TypeA, false); len(r.Answer) != 1 {
+			t.Errorf("%q: answer %v after the reload", change, r.Answer)
+		}
+	}
+}
+
 func TestWatchConfigReloadsOnChange(t *testing.T) {
 	up := dnstest.NewUpstream(t, dnstest.ZoneHandler(zone...))
 	file := t.TempDir() + "/haven.yaml"
