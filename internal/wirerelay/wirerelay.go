@@ -65,8 +65,8 @@ func Listen(addr, upstream string) (*Relay, error) {
 	}
 	r := &Relay{c: c, up: up}
 	r.wg.Add(2)
-	go r.queries()
-	go r.answers()
+	go r.pump(c, up, r.query)
+	go r.pump(up, c, r.answer)
 	return r, nil
 }
 
@@ -86,44 +86,38 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 	}
 }
 
-// queries reads the clients' queries and sends them upstream.
-func (r *Relay) queries() {
-	defer r.wg.Done()
-	in, out := ipv4.NewPacketConn(r.c), ipv4.NewPacketConn(r.up)
-	ms, ws := messages(), make([]ipv4.Message, 0, batch)
-	for {
-		n, err := in.ReadBatch(ms, 0)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		ws = ws[:0]
-		r.mu.Lock()
-		for _, m := range ms[:n] {
-			b := m.Buffers[0][:m.N]
-			if len(b) < 12 {
-				continue
-			}
-			id := r.next
-			r.next++
-			r.pend[id] = client{addr: m.Addr, id: binary.BigEndian.Uint16(b)}
-			binary.BigEndian.PutUint16(b, id)
-			ws = append(ws, ipv4.Message{Buffers: [][]byte{b}})
-		}
-		r.mu.Unlock()
-		writeAll(out, ws)
-	}
+// query gives the query b, from a client, an ID of the relay's, and sends
+// it upstream (on the connected socket: no address).
+func (r *Relay) query(b []byte, from net.Addr) (net.Addr, bool) {
+	id := r.next
+	r.next++
+	r.pend[id] = client{addr: from, id: binary.BigEndian.Uint16(b)}
+	binary.BigEndian.PutUint16(b, id)
+	return nil, true
 }
 
-// answers reads the upstream's answers and sends each to its client.
-func (r *Relay) answers() {
+// answer gives the answer b its client's ID back and sends it to that
+// client; an answer to no query waiting is dropped.
+func (r *Relay) answer(b []byte, _ net.Addr) (net.Addr, bool) {
+	id := binary.BigEndian.Uint16(b)
+	c := r.pend[id]
+	r.pend[id] = client{}
+	if c.addr == nil {
+		return nil, false // late, or not ours
+	}
+	binary.BigEndian.PutUint16(b, c.id)
+	return c.addr, true
+}
+
+// pump reads batches of datagrams from in and writes those turn keeps,
+// changed in place, to out in one batch, until in is closed. turn runs
+// under r.mu.
+func (r *Relay) pump(in, out *net.UDPConn, turn func(b []byte, from net.Addr) (to net.Addr, ok bool)) {
 	defer r.wg.Done()
-	in, out := ipv4.NewPacketConn(r.up), ipv4.NewPacketConn(r.c)
+	rd, wr := ipv4.NewPacketConn(in), ipv4.NewPacketConn(out)
 	ms, ws := messages(), make([]ipv4.Message, 0, batch)
 	for {
-		n, err := in.ReadBatch(ms, 0)
+		n, err := rd.ReadBatch(ms, 0)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -135,19 +129,14 @@ func (r *Relay) answers() {
 		for _, m := range ms[:n] {
 			b := m.Buffers[0][:m.N]
 			if len(b) < 12 {
-				continue
+				continue // not even a header
 			}
-			id := binary.BigEndian.Uint16(b)
-			c := r.pend[id]
-			r.pend[id] = client{}
-			if c.addr == nil {
-				continue // late, or not ours
+			if to, ok := turn(b, m.Addr); ok {
+				ws = append(ws, ipv4.Message{Buffers: [][]byte{b}, Addr: to})
 			}
-			binary.BigEndian.PutUint16(b, c.id)
-			ws = append(ws, ipv4.Message{Buffers: [][]byte{b}, Addr: c.addr})
 		}
 		r.mu.Unlock()
-		writeAll(out, ws)
+		writeAll(wr, ws)
 	}
 }
 
