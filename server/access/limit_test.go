@@ -272,7 +272,13 @@ func TestMaxClientsFlood(t *testing.T) {
 			}
 		}
 	}
-	if n := testing.AllocsPerRun(1, flood); n != 0 {
+	// Three floods: AllocsPerRun counts every allocation in the process
+	// and divides by the runs, so one stray allocation elsewhere in the
+	// process comes to 0, while one per query, or per eviction, comes to
+	// hundreds of thousands. With one flood, a single stray allocation
+	// failed the test once in three runs of the whole suite on a loaded
+	// machine, never in twenty of this test alone.
+	if n := testing.AllocsPerRun(3, flood); n != 0 {
 		t.Errorf("a flood of a million addresses allocated %v times", n)
 	}
 	s := g.Stats()
@@ -282,8 +288,8 @@ func TestMaxClientsFlood(t *testing.T) {
 	if s.Evicted == 0 {
 		t.Error("no evictions counted")
 	}
-	if s.Served+s.ClientRate+s.PrefixRate != 2_000_006 {
-		t.Errorf("counters add up to %d, want 2000006", s.Served+s.ClientRate+s.PrefixRate)
+	if s.Served+s.ClientRate+s.PrefixRate != 4_000_006 {
+		t.Errorf("counters add up to %d, want 4000006", s.Served+s.ClientRate+s.PrefixRate)
 	}
 	if _, r := g.Check(heavy); r != ClientRate {
 		t.Errorf("heavy client after the flood: %v, want %v (its bucket was evicted)", r, ClientRate)
