@@ -308,7 +308,11 @@ func TestUDPContextEnds(t *testing.T) {
 	}{
 		{"cancel", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, context.Canceled},
 		{"deadline", func() (context.Context, context.CancelFunc) {
-			return context.WithTimeout(context.Background(), time.Millisecond)
+			// Long enough for the query to be sent first: with 1 ms, a
+			// loaded machine once ran the exchange after the deadline,
+			// which then rightly sent nothing, and the test waited in
+			// vain for the query.
+			return context.WithTimeout(context.Background(), 200*time.Millisecond)
 		}, context.DeadlineExceeded},
 	}
 	for _, tc := range tests {
